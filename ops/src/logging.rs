@@ -18,7 +18,9 @@ pub fn init(verbosity: u8) {
         "{base},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn,tower=warn,hyper=warn"
     );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)

@@ -4,7 +4,10 @@
 //! ([`project`]); a snapshot and a question give an [`Answer`] ([`ZoneSnapshot::answer`]).
 //! No async, no clock, no I/O, no logging: everything here is a value-to-value function and is
 //! table-tested. Spec: Kubernetes DNS-Based Service Discovery, schema 1.1.0.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod objects;
