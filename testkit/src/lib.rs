@@ -1,1 +1,14 @@
-//! placeholder
+//! testkit: dev-only support shared by the crates' tests and the end-to-end tests of the pod.
+//!
+//! - [`bin`]: paths of the workspace binaries (built on demand);
+//! - [`proc`]: a child-process harness that captures log lines and finds `listening on` addresses;
+//! - [`dns`]: tiny DNS client calls over UDP and TCP (what `dig` does, in-process);
+//! - [`upstream`]: a programmable mock DNS server counting the queries it gets.
+//!
+//! Never a dependency of production code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod bin;
+pub mod dns;
+pub mod proc;
+pub mod upstream;
