@@ -10,5 +10,6 @@
 
 pub mod bin;
 pub mod dns;
+pub mod pod;
 pub mod proc;
 pub mod upstream;
