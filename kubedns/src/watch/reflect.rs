@@ -1,0 +1,172 @@
+//! One reflector per watched resource, and the publisher that turns the stores into complete
+//! [`ClusterObjects`] on the source channel. Watcher items are never `?`-ed: errors are logged
+//! and counted and the watcher retries with `.default_backoff()`; while the API is away the
+//! stores (and so the last published set) stay as they were. Re-lists swap a store atomically
+//! at `InitDone`, which is what removes objects deleted while we were disconnected.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kubedns_records::ClusterObjects;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::WatchMetrics;
+use crate::source::SourceTx;
+
+/// What every reflector task shares.
+pub(super) struct Ctx {
+    pub metrics: WatchMetrics,
+    pub changed: Arc<Notify>,
+    pub token: CancellationToken,
+}
+
+/// Starts a reflector for `K` on `tasks`; returns its store.
+pub(super) fn spawn<K>(
+    tasks: &mut JoinSet<()>,
+    ctx: &Ctx,
+    api: Api<K>,
+    resource: &'static str,
+    strip: fn(&mut K),
+) -> Store<K>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store::<K>();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(strip)
+        .reflect(writer);
+    tasks.spawn(drive(
+        stream,
+        resource,
+        ctx.metrics.clone(),
+        ctx.changed.clone(),
+        ctx.token.child_token(),
+    ));
+    store
+}
+
+/// Polls one reflector stream until cancelled, signalling changes and counting errors.
+async fn drive<K, S>(
+    stream: S,
+    resource: &'static str,
+    metrics: WatchMetrics,
+    changed: Arc<Notify>,
+    token: CancellationToken,
+) where
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut lists = 0u64;
+    loop {
+        let item = tokio::select! {
+            _ = token.cancelled() => return,
+            item = stream.next() => item,
+        };
+        match item {
+            None => return,
+            Some(Ok(watcher::Event::Init)) => {
+                if lists > 0 {
+                    metrics.restart(resource);
+                    tracing::info!(resource, "re-listing");
+                }
+                lists += 1;
+            }
+            Some(Ok(watcher::Event::InitApply(_))) => {}
+            Some(Ok(watcher::Event::InitDone)) => {
+                tracing::info!(resource, "listed");
+                metrics.synced(resource);
+                changed.notify_one();
+            }
+            Some(Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
+                metrics.synced(resource);
+                changed.notify_one();
+            }
+            Some(Err(err)) => {
+                tracing::warn!(resource, error = %err, "watch failed; retrying with backoff");
+                metrics.error(resource, &err);
+            }
+        }
+    }
+}
+
+/// The stores of every watched resource.
+pub(super) struct Stores {
+    pub services: Store<Service>,
+    pub slices: Option<Store<EndpointSlice>>,
+    pub endpoints: Option<Store<Endpoints>>,
+    pub pods: Option<Store<Pod>>,
+}
+
+impl Stores {
+    /// Resolves once every store has completed its first list; `false` if a writer went away.
+    async fn ready(&self) -> bool {
+        async fn ready<K>(s: &Option<Store<K>>) -> bool
+        where
+            K: kube::Resource + Clone + 'static,
+            K::DynamicType: Eq + Hash + Clone,
+        {
+            match s {
+                Some(s) => s.wait_until_ready().await.is_ok(),
+                None => true,
+            }
+        }
+        self.services.wait_until_ready().await.is_ok()
+            && ready(&self.slices).await
+            && ready(&self.endpoints).await
+            && ready(&self.pods).await
+    }
+
+    fn snapshot(&self) -> ClusterObjects {
+        fn state<K>(s: &Option<Store<K>>) -> Vec<Arc<K>>
+        where
+            K: kube::Resource + Clone + 'static,
+            K::DynamicType: Eq + Hash + Clone,
+        {
+            s.as_ref().map(Store::state).unwrap_or_default()
+        }
+        ClusterObjects {
+            services: self.services.state(),
+            endpoint_slices: state(&self.slices),
+            endpoints: state(&self.endpoints),
+            pods: state(&self.pods),
+            namespaces: Vec::new(),
+        }
+    }
+}
+
+/// Publishes the complete object set once every store is ready, then after every change.
+pub(super) async fn publish(stores: Stores, tx: SourceTx, ctx: Ctx) {
+    let ready = tokio::select! {
+        _ = ctx.token.cancelled() => return,
+        ready = stores.ready() => ready,
+    };
+    if !ready {
+        return;
+    }
+    tracing::info!("initial sync with the Kubernetes API complete");
+    loop {
+        let objects = stores.snapshot();
+        ctx.metrics.objects("Service", objects.services.len());
+        ctx.metrics
+            .objects("EndpointSlice", objects.endpoint_slices.len());
+        ctx.metrics.objects("Endpoints", objects.endpoints.len());
+        ctx.metrics.objects("Pod", objects.pods.len());
+        tx.send_replace(Some(Arc::new(objects)));
+        tokio::select! {
+            _ = ctx.token.cancelled() => return,
+            _ = ctx.changed.notified() => {}
+        }
+    }
+}
