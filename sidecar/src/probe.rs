@@ -170,6 +170,7 @@ impl Probe {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(jitter) => {}
         }
+        let mut was_ok = None;
         loop {
             let started = Instant::now();
             let result = tokio::select! {
@@ -177,6 +178,15 @@ impl Probe {
                 r = self.probe_once() => r,
             };
             let elapsed = started.elapsed();
+            let label = &self.spec.label;
+            match (&result, was_ok) {
+                (Ok(()), Some(false) | None) => tracing::info!(%label, "DNS probe healthy"),
+                (Err(e), Some(true) | None) => {
+                    tracing::warn!(%label, error = %e, "DNS probe failing")
+                }
+                _ => {}
+            }
+            was_ok = Some(result.is_ok());
             self.record(result.map(|()| elapsed));
             tokio::select! {
                 _ = token.cancelled() => return,
