@@ -1,0 +1,51 @@
+//! HTTP endpoints (ISSUE 2 item 5, ISSUE 3 item 3): `/readiness` (503 until the first zone
+//! snapshot, then 200 `ok`), `/healthz` (200 while the process serves) on `--healthz-port`,
+//! and `/metrics` (Prometheus text) on `--metrics-port` and, as kube-dns's default mux did,
+//! on the healthz port too. Routing is synchronous and cheap; serving is `ops::http`.
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use ops::http::Reply;
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::zone::ZoneView;
+
+/// Routes one request.
+pub fn route(zone: &ZoneView, registry: &Registry, method: &Method, path: &str) -> Reply {
+    if method != Method::GET && method != Method::HEAD {
+        return Reply::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    match path {
+        "/readiness" if zone.is_ready() => Reply::text(StatusCode::OK, "ok\n"),
+        "/readiness" => Reply::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for initial sync of services and endpoints\n",
+        ),
+        "/healthz" => Reply::text(StatusCode::OK, "ok\n"),
+        "/metrics" => Reply::metrics(registry),
+        _ => Reply::not_found(),
+    }
+}
+
+/// Spawns the HTTP servers on `healthz` and `metrics` into `tasks`.
+pub fn spawn(
+    tasks: &mut JoinSet<()>,
+    healthz: TcpListener,
+    metrics: Option<TcpListener>,
+    zone: Arc<ZoneView>,
+    registry: Arc<Registry>,
+    token: &CancellationToken,
+) {
+    for listener in std::iter::once(healthz).chain(metrics) {
+        let (zone, registry) = (zone.clone(), registry.clone());
+        tasks.spawn(ops::http::serve(
+            listener,
+            move |m: &Method, p: &str| route(&zone, &registry, m, p),
+            token.child_token(),
+        ));
+    }
+}

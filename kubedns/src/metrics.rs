@@ -1,0 +1,269 @@
+//! Metrics of kubedns, registered in an explicit [`Registry`] (no globals).
+//!
+//! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`, kube-dns.md
+//! §4.4) and add ours. Everything the handler touches is resolved to a concrete counter or
+//! histogram once (at registration or on first use through a `OnceLock`), so a query costs a
+//! few atomic adds and no label hashing.
+
+use std::sync::OnceLock;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, core::Collector,
+};
+
+/// `system` label values of the SkyDNS metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    /// Forward names of the cluster zone (and names we refuse).
+    Auth = 0,
+    /// `in-addr.arpa` / `ip6.arpa`.
+    Reverse = 1,
+}
+
+/// `cause` label values of `skydns_skydns_dns_error_count_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// NXDOMAIN.
+    Nxdomain = 0,
+    /// REFUSED.
+    Refused = 1,
+    /// SERVFAIL.
+    Servfail = 2,
+    /// The UDP answer did not fit and was truncated.
+    Truncated = 3,
+    /// FORMERR (malformed question).
+    Formerr = 4,
+    /// NOTIMP (other opcodes).
+    Notimp = 5,
+}
+
+const SYSTEMS: [&str; 2] = ["auth", "reverse"];
+const CAUSES: [&str; 6] = [
+    "nxdomain",
+    "refused",
+    "servfail",
+    "truncated",
+    "formerr",
+    "notimp",
+];
+const RCODES: [&str; 7] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other",
+];
+const QTYPES: [&str; 11] = [
+    "A", "AAAA", "SRV", "PTR", "TXT", "CNAME", "SOA", "NS", "ANY", "none", "other",
+];
+
+fn rcode_index(rcode: ResponseCode) -> usize {
+    match rcode {
+        ResponseCode::NoError => 0,
+        ResponseCode::FormErr => 1,
+        ResponseCode::ServFail => 2,
+        ResponseCode::NXDomain => 3,
+        ResponseCode::NotImp => 4,
+        ResponseCode::Refused => 5,
+        _ => 6,
+    }
+}
+
+fn qtype_index(qtype: Option<RecordType>) -> usize {
+    match qtype {
+        Some(RecordType::A) => 0,
+        Some(RecordType::AAAA) => 1,
+        Some(RecordType::SRV) => 2,
+        Some(RecordType::PTR) => 3,
+        Some(RecordType::TXT) => 4,
+        Some(RecordType::CNAME) => 5,
+        Some(RecordType::SOA) => 6,
+        Some(RecordType::NS) => 7,
+        Some(RecordType::ANY) => 8,
+        None => 9,
+        Some(_) => 10,
+    }
+}
+
+fn register<C: Collector + Clone + 'static>(reg: &Registry, c: C) -> prometheus::Result<C> {
+    reg.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+/// Metrics of the DNS query path.
+#[derive(Debug)]
+pub struct DnsMetrics {
+    requests: [IntCounter; 2],
+    duration: [Histogram; 2],
+    errors: [[IntCounter; 6]; 2],
+    answers_vec: IntCounterVec,
+    answers: Box<[OnceLock<IntCounter>]>,
+}
+
+impl DnsMetrics {
+    /// Registers the query-path metrics in `reg`.
+    pub fn register(reg: &Registry) -> prometheus::Result<Self> {
+        let requests = register(
+            reg,
+            IntCounterVec::new(
+                Opts::new("dns_request_count_total", "Counter of DNS requests made.")
+                    .namespace("skydns")
+                    .subsystem("skydns"),
+                &["system"],
+            )?,
+        )?;
+        let mut buckets = vec![0.001, 0.003];
+        buckets.extend_from_slice(prometheus::DEFAULT_BUCKETS);
+        let duration = register(
+            reg,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "dns_request_duration_seconds",
+                    "Histogram of the time (in seconds) each request took to resolve.",
+                )
+                .namespace("skydns")
+                .subsystem("skydns")
+                .buckets(buckets),
+                &["system"],
+            )?,
+        )?;
+        let errors = register(
+            reg,
+            IntCounterVec::new(
+                Opts::new(
+                    "dns_error_count_total",
+                    "Counter of DNS requests resulting in an error.",
+                )
+                .namespace("skydns")
+                .subsystem("skydns"),
+                &["system", "cause"],
+            )?,
+        )?;
+        let answers_vec = register(
+            reg,
+            IntCounterVec::new(
+                Opts::new(
+                    "kubedns_answers_total",
+                    "DNS responses sent, by response code and question type.",
+                ),
+                &["rcode", "qtype"],
+            )?,
+        )?;
+        Ok(DnsMetrics {
+            requests: SYSTEMS.map(|s| requests.with_label_values(&[s])),
+            duration: SYSTEMS.map(|s| duration.with_label_values(&[s])),
+            errors: SYSTEMS.map(|s| CAUSES.map(|c| errors.with_label_values(&[s, c]))),
+            answers_vec,
+            answers: (0..RCODES.len() * QTYPES.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+        })
+    }
+
+    /// Counts one request and observes its duration.
+    pub fn request(&self, system: System, seconds: f64) {
+        self.requests[system as usize].inc();
+        self.duration[system as usize].observe(seconds);
+    }
+
+    /// Counts one error.
+    pub fn error(&self, system: System, cause: Cause) {
+        self.errors[system as usize][cause as usize].inc();
+    }
+
+    /// Counts one response by rcode and question type.
+    pub fn answer(&self, rcode: ResponseCode, qtype: Option<RecordType>) {
+        let (r, q) = (rcode_index(rcode), qtype_index(qtype));
+        self.answers[r * QTYPES.len() + q]
+            .get_or_init(|| self.answers_vec.with_label_values(&[RCODES[r], QTYPES[q]]))
+            .inc();
+    }
+}
+
+/// Metrics of the zone task.
+#[derive(Debug, Clone)]
+pub struct ZoneMetrics {
+    /// Snapshots published since start.
+    pub generation: IntGauge,
+    /// SOA serial of the current snapshot.
+    pub serial: IntGauge,
+    /// Duration of the last projection, seconds.
+    pub last_rebuild_seconds: prometheus::Gauge,
+    /// Unix time of the last published snapshot.
+    pub last_rebuild_timestamp: IntGauge,
+    /// Objects in the last snapshot by kind.
+    pub objects: IntGaugeVec,
+}
+
+impl ZoneMetrics {
+    /// Registers the zone metrics in `reg`.
+    pub fn register(reg: &Registry) -> prometheus::Result<Self> {
+        Ok(ZoneMetrics {
+            generation: register(
+                reg,
+                IntGauge::new(
+                    "kubedns_zone_generation",
+                    "Zone snapshots published since start.",
+                )?,
+            )?,
+            serial: register(
+                reg,
+                IntGauge::new("kubedns_zone_serial", "SOA serial of the served snapshot.")?,
+            )?,
+            last_rebuild_seconds: register(
+                reg,
+                prometheus::Gauge::new(
+                    "kubedns_zone_last_rebuild_seconds",
+                    "Time the last zone projection took.",
+                )?,
+            )?,
+            last_rebuild_timestamp: register(
+                reg,
+                IntGauge::new(
+                    "kubedns_zone_last_rebuild_timestamp_seconds",
+                    "Unix time of the last published snapshot.",
+                )?,
+            )?,
+            objects: register(
+                reg,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "kubedns_zone_objects",
+                        "Objects in the served snapshot, by kind.",
+                    ),
+                    &["kind"],
+                )?,
+            )?,
+        })
+    }
+}
+
+/// Metrics of the `--manifests` source.
+#[derive(Debug, Clone)]
+pub struct ManifestMetrics {
+    /// Successful loads.
+    pub loads: IntCounter,
+    /// Failed loads (broken files); the last good set keeps serving.
+    pub errors: IntCounter,
+}
+
+impl ManifestMetrics {
+    /// Registers the manifest source metrics in `reg`.
+    pub fn register(reg: &Registry) -> prometheus::Result<Self> {
+        Ok(ManifestMetrics {
+            loads: register(
+                reg,
+                IntCounter::new(
+                    "kubedns_manifests_loads_total",
+                    "Successful loads of the --manifests files.",
+                )?,
+            )?,
+            errors: register(
+                reg,
+                IntCounter::new(
+                    "kubedns_manifests_errors_total",
+                    "Failed loads of the --manifests files (last good set kept).",
+                )?,
+            )?,
+        })
+    }
+}
