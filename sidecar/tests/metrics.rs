@@ -69,8 +69,10 @@ async fn golden_names_and_types() {
 #[tokio::test]
 async fn namespace_and_path_follow_the_flags() {
     let dead = dead_port();
-    let sc = Sidecar::start_ns(&[format!("x,{dead},a.b,3600")], dead, "mydns").await;
-    let (_, body) = sc.get("/metrics").await;
+    let sc = Sidecar::start_with(&[format!("x,{dead},a.b,3600")], dead, "mydns", "/m").await;
+    assert_eq!(sc.get("/metrics").await.0, 404);
+    let (code, body) = sc.get("/m").await;
+    assert_eq!(code, 200);
     assert!(
         body.contains("# TYPE mydns_dnsmasq_hits counter\n"),
         "{body}"

@@ -22,10 +22,16 @@ pub struct Sidecar {
 
 impl Sidecar {
     pub async fn start(probes: &[String], dnsmasq: SocketAddr) -> Sidecar {
-        Self::start_ns(probes, dnsmasq, "kubedns").await
+        Self::start_with(probes, dnsmasq, "kubedns", "/metrics").await
     }
 
-    pub async fn start_ns(probes: &[String], dnsmasq: SocketAddr, namespace: &str) -> Sidecar {
+    /// With `--prometheus-namespace` and `--prometheus-path`.
+    pub async fn start_with(
+        probes: &[String],
+        dnsmasq: SocketAddr,
+        namespace: &str,
+        path: &str,
+    ) -> Sidecar {
         let cfg = Config {
             probes: probes
                 .iter()
@@ -34,7 +40,7 @@ impl Sidecar {
             dnsmasq_addr: dnsmasq.ip().to_string(),
             dnsmasq_port: dnsmasq.port(),
             poll_interval: Duration::from_millis(200),
-            metrics_path: "/metrics".into(),
+            metrics_path: path.into(),
             namespace: namespace.into(),
         };
         let bound = Bound::bind("127.0.0.1", 0).await.unwrap();
