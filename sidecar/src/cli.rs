@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{ArgAction, Parser};
 
 use crate::Config;
@@ -113,7 +113,7 @@ impl Cli {
     }
 
     /// The run configuration; refuses two probes with one label (kube-dns panics on the
-    /// duplicate HTTP route).
+    /// duplicate HTTP route) and a namespace that makes invalid metric names.
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut seen = HashSet::new();
         for p in &self.probes {
@@ -121,6 +121,12 @@ impl Cli {
                 bail!("duplicate --probe label {:?}", p.label);
             }
         }
+        crate::metrics::validate(&self.prometheus_namespace, seen).with_context(|| {
+            format!(
+                "invalid --prometheus-namespace {:?}",
+                self.prometheus_namespace
+            )
+        })?;
         Ok(Config {
             probes: self.probes.clone(),
             dnsmasq_addr: self.dnsmasq_addr.clone(),
@@ -181,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_labels_are_refused() {
+    fn duplicate_labels_and_bad_namespaces_are_refused() {
         let cli =
             Cli::parse_args(["sidecar", "--probe=a,127.0.0.1,x", "--probe=a,127.0.0.1,y"]).unwrap();
         assert!(

@@ -36,6 +36,20 @@ pub fn latency_buckets() -> Vec<f64> {
     (0..16).map(|i| 0.25 * f64::from(1u32 << i)).collect()
 }
 
+/// Checks that `namespace` and the probe `labels` make valid, distinct metric names, by
+/// registering everything on a scratch registry (so flags fail before any socket is bound).
+pub fn validate<'a>(
+    namespace: &str,
+    labels: impl IntoIterator<Item = &'a str>,
+) -> Result<(), MetricsError> {
+    let scratch = Registry::new();
+    DnsmasqMetrics::register(&scratch, namespace)?;
+    for label in labels {
+        ProbeMetrics::register(&scratch, namespace, label)?;
+    }
+    Ok(())
+}
+
 /// Counters fed by the dnsmasq scrape (§4.3).
 #[derive(Clone)]
 pub struct DnsmasqMetrics {
@@ -180,6 +194,8 @@ mod tests {
         DnsmasqMetrics::register(&reg, "mydns").unwrap();
         ProbeMetrics::register(&reg, "mydns", "a").unwrap();
         assert!(ProbeMetrics::register(&reg, "mydns", "a").is_err());
+        assert!(validate("mydns", ["a", "b"]).is_ok());
+        assert!(validate("kube-dns", ["a"]).is_err());
         assert!(ops::metrics::encode(&reg).contains("# TYPE mydns_dnsmasq_hits counter"));
     }
 }
