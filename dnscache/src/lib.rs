@@ -1,1 +1,174 @@
-//! placeholder
+//! dnscache: the caching forwarder on port 53 of the kube-dns pod (dnsmasq's job).
+//!
+//! Flow (ARCHITECTURE.md, dnscache): a query is parsed without allocating ([`wire`]);
+//! CHAOS `*.bind.` questions get the dnsmasq counters ([`chaos`]); the [`cache`] answers hits;
+//! misses are routed by longest domain suffix ([`route`]), forwarded with failover
+//! ([`upstream`]), completed across routes when a CNAME leaves its route ([`cname`]) and cached.
+//! [`pipeline`] strings these together; [`server`] owns the sockets, [`handover`] the
+//! descriptors inherited from the nanny. `main.rs` only parses flags, binds and calls [`run`].
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod chaos;
+pub mod cli;
+pub mod cname;
+pub mod handover;
+pub mod metrics;
+pub mod pipeline;
+pub mod route;
+pub mod server;
+pub mod upstream;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::Registry;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use cache::Policy;
+pub use pipeline::{Pipeline, Settings};
+pub use route::Routes;
+pub use server::{Bound, TcpLimits};
+
+/// Everything [`run`] needs besides sockets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Domain routes and default upstreams.
+    pub routes: Routes,
+    /// Cache capacity and lifetimes.
+    pub cache: Policy,
+    /// Miss-path settings.
+    pub settings: Settings,
+    /// TCP limits.
+    pub tcp: TcpLimits,
+    /// Bound on the shutdown drain of in-flight queries.
+    pub drain: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            routes: Routes::default(),
+            cache: Policy::default(),
+            settings: Settings::default(),
+            tcp: TcpLimits::default(),
+            drain: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why [`run`] failed.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The metrics could not be registered.
+    #[error("registering metrics: {0}")]
+    MetricsRegistration(#[from] prometheus::Error),
+    /// A socket could not be set up.
+    #[error("setting up {what}: {source}")]
+    SocketSetup {
+        /// Which socket.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Signalling readiness failed.
+    #[error(transparent)]
+    Ready(#[from] handover::HandoverError),
+}
+
+fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::SocketSetup { what, source }
+}
+
+/// Serves `sockets` until `token` is cancelled, then stops reading, finishes in-flight
+/// queries (bounded by `cfg.drain`) and returns.
+pub async fn run(
+    cfg: Config,
+    sockets: Bound,
+    registry: Registry,
+    token: CancellationToken,
+) -> Result<(), Error> {
+    let metrics = Arc::new(metrics::Metrics::register(&registry)?);
+    metrics
+        .cache_size
+        .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
+    let cache = cache::Cache::new(cfg.cache, metrics.clone());
+    let pipeline = Arc::new(Pipeline::new(
+        cache,
+        cfg.routes,
+        cfg.settings,
+        metrics.clone(),
+    ));
+    let tracker = TaskTracker::new();
+    let rt = tokio::runtime::Handle::current();
+    let mut workers = Vec::new();
+    for group in sockets.udp {
+        if let Some(first) = group.first() {
+            let addr = first.local_addr().map_err(setup("udp"))?;
+            tracing::info!("listening on udp {addr}");
+        }
+        for sock in group {
+            let (p, rt, tr, stop) = (pipeline.clone(), rt.clone(), tracker.clone(), token.clone());
+            let handle = std::thread::Builder::new()
+                .name("dnscache-udp".into())
+                .spawn(move || server::udp_worker(sock, p, rt, tr, stop))
+                .map_err(setup("udp worker thread"))?;
+            workers.push(handle);
+        }
+    }
+    for listener in sockets.tcp {
+        listener.set_nonblocking(true).map_err(setup("tcp"))?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(setup("tcp"))?;
+        let addr = listener.local_addr().map_err(setup("tcp"))?;
+        tracing::info!("listening on tcp {addr}");
+        tracker.spawn(server::tcp_serve(
+            listener,
+            pipeline.clone(),
+            cfg.tcp,
+            tracker.clone(),
+            token.clone(),
+        ));
+    }
+    if let Some(listener) = sockets.metrics {
+        listener.set_nonblocking(true).map_err(setup("http"))?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(setup("http"))?;
+        let addr = listener.local_addr().map_err(setup("http"))?;
+        tracing::info!("listening on http {addr}");
+        let p = pipeline.clone();
+        let route = move |_: &_, path: &str| {
+            if path != "/metrics" {
+                return ops::http::Reply::not_found();
+            }
+            p.cache().sync();
+            p.metrics
+                .cache_entries
+                .set(i64::try_from(p.cache().len()).unwrap_or(i64::MAX));
+            ops::http::Reply::metrics(&registry)
+        };
+        tokio::spawn(ops::http::serve(listener, route, token.child_token()));
+    }
+    if let Some(ready) = sockets.ready {
+        handover::signal_ready(ready)?;
+    }
+    token.cancelled().await;
+    tracing::info!(
+        in_flight = pipeline.in_flight(),
+        "stopped reading, draining in-flight queries"
+    );
+    let joined = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    });
+    let _ = joined.await;
+    tracker.close();
+    ops::shutdown::drain("in-flight queries", cfg.drain, tracker.wait()).await;
+    Ok(())
+}

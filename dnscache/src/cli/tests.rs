@@ -1,0 +1,123 @@
+use super::*;
+
+const MANIFEST: &[&str] = &[
+    "dnscache",
+    "-k",
+    "--cache-size=1000",
+    "--no-negcache",
+    "--dns-loop-detect",
+    "--log-facility=-",
+    "--server=/cluster.local/127.0.0.1#10053",
+    "--server=/in-addr.arpa/127.0.0.1#10053",
+    "--server=/ip6.arpa/127.0.0.1#10053",
+];
+
+#[test]
+fn kube_dns_manifest_arguments_parse_unchanged() {
+    let cli = Cli::try_parse_from(MANIFEST).unwrap();
+    assert_eq!(cli.cache_size, 1000);
+    assert!(cli.no_negcache);
+    assert_eq!(cli.port, 53);
+    assert_eq!(cli.server.len(), 3);
+    assert_eq!(
+        cli.ignored(),
+        [
+            "--keep-in-foreground",
+            "--log-facility",
+            "--dns-loop-detect"
+        ]
+    );
+    let cfg = cli.config(Some("nameserver 10.0.0.2\n")).unwrap();
+    assert_eq!(cfg.cache.capacity, 1000);
+    assert!(cfg.cache.no_negcache);
+    assert_eq!(cfg.cache.neg_ttl, 5);
+    assert_eq!(cfg.settings.forward_max, 1500);
+    let reverse = crate::route::domain_to_wire("1.0.0.10.in-addr.arpa").unwrap();
+    let id = cfg.routes.lookup(&reverse);
+    assert_eq!(
+        cfg.routes.servers(id).unwrap(),
+        ["127.0.0.1:10053".parse::<SocketAddr>().unwrap()]
+    );
+    assert_eq!(
+        cfg.routes.default_servers(),
+        ["10.0.0.2:53".parse::<SocketAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn nanny_two_token_server_and_no_resolv() {
+    let mut argv = MANIFEST.to_vec();
+    argv.extend([
+        "--server",
+        "/acme.local/1.2.3.4",
+        "--server",
+        "2.2.2.2#10053",
+        "--server",
+        "[2001:db8:3::3]#53",
+        "--no-resolv",
+    ]);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let cfg = cli.config(Some("nameserver 10.0.0.2\n")).unwrap();
+    assert_eq!(
+        cfg.routes.default_servers(),
+        [
+            "2.2.2.2:10053".parse::<SocketAddr>().unwrap(),
+            "[2001:db8:3::3]:53".parse().unwrap()
+        ]
+    );
+    let acme = crate::route::domain_to_wire("x.acme.local").unwrap();
+    assert_eq!(
+        cfg.routes.servers(cfg.routes.lookup(&acme)).unwrap(),
+        ["1.2.3.4:53".parse::<SocketAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn dnsmasq_short_options_and_ours() {
+    let cli = Cli::try_parse_from([
+        "dnscache",
+        "-p",
+        "5353",
+        "-c",
+        "10",
+        "-a",
+        "127.0.0.1,::1",
+        "-S",
+        "1.1.1.1",
+        "-R",
+        "--inherit-udp-fd=3",
+        "--inherit-tcp-fd=4",
+        "--ready-fd=5",
+        "--serve-stale",
+        "--v=4",
+    ])
+    .unwrap();
+    assert_eq!(cli.port, 5353);
+    assert_eq!(cli.listen_address.len(), 2);
+    assert!(cli.inherits());
+    assert_eq!(cli.ready_fd, Some(5));
+    let cfg = cli.config(None).unwrap();
+    assert!(cfg.settings.serve_stale);
+    assert_eq!(cfg.cache.capacity, 10);
+}
+
+#[test]
+fn behaviour_changing_unknown_options_are_usage_errors() {
+    for bad in [
+        "--address=/x/1.2.3.4",
+        "--bogus-priv",
+        "--conf-file=/etc/x",
+        "--no-such",
+    ] {
+        let err = Cli::try_parse_from(["dnscache", bad]).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{bad}");
+    }
+}
+
+#[test]
+fn invalid_values_are_rejected() {
+    let cli = Cli::try_parse_from(["dnscache", "--server=/x/not-ip"]).unwrap();
+    assert!(cli.config(None).is_err());
+    let cli = Cli::try_parse_from(["dnscache", "--inherit-udp-fd=4", "--ready-fd=4"]).unwrap();
+    assert!(cli.config(None).is_err());
+}
