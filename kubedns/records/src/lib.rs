@@ -4,18 +4,29 @@
 //! ([`project`]); a snapshot and a question give an [`Answer`] ([`ZoneSnapshot::answer`]).
 //! No async, no clock, no I/O, no logging: everything here is a value-to-value function and is
 //! table-tested. Spec: Kubernetes DNS-Based Service Discovery, schema 1.1.0.
+//!
+//! Layout: [`name`] (label and reverse-name helpers), `snapshot` (the compact zone model),
+//! `project` (objects to snapshot), `answer` (snapshot and question to reply), and one module
+//! per record kind under `kind/`, each citing its section of the specification.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 #![warn(missing_docs)]
 
+mod answer;
+mod kind;
+pub mod name;
 pub mod objects;
+mod project;
+mod snapshot;
 
-pub use objects::ClusterObjects;
+pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
+pub use project::project;
+pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 
 /// How pod records `a-b-c-d.<ns>.pod.<zone>` are answered (`--pods`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +49,16 @@ pub struct ServiceKey {
     pub name: String,
 }
 
+impl ServiceKey {
+    /// `ServiceKey { namespace, name }`.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ServiceKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
 /// Settings of the zone that do not come from Kubernetes objects.
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -55,6 +76,35 @@ pub struct ZoneConfig {
     pub dns_service: ServiceKey,
 }
 
+impl ZoneConfig {
+    /// The defaults of kube-dns for `zone`: TTL 30, negative TTL 5, insecure pod records, no
+    /// reverse CIDRs, NS glue from `kube-system/kube-dns`. The zone is made absolute.
+    pub fn new(zone: Name) -> Self {
+        let mut zone = zone.to_lowercase();
+        zone.set_fqdn(true);
+        ZoneConfig {
+            zone,
+            ttl: 30,
+            neg_ttl: 5,
+            pods: PodMode::Insecure,
+            reverse_cidrs: Vec::new(),
+            dns_service: ServiceKey::new("kube-system", "kube-dns"),
+        }
+    }
+
+    /// True when kubedns is authoritative for `qname` whatever the objects are: names in the
+    /// cluster zone (apex included) and reverse names inside `reverse_cidrs` (or their
+    /// enclosing reverse zone apex). Before the first sync the server answers SERVFAIL for
+    /// these names and REFUSED for every other name.
+    pub fn is_in_zone(&self, qname: &Name) -> bool {
+        let mut q = qname.clone();
+        q.set_fqdn(true);
+        let mut zone = self.zone.clone();
+        zone.set_fqdn(true);
+        zone.zone_of(&q) || kind::ptr::in_reverse_cidrs(&self.reverse_cidrs, &q)
+    }
+}
+
 /// The reply to one question, before wire encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
@@ -70,31 +120,38 @@ pub struct Answer {
     pub additionals: Vec<Record>,
 }
 
-/// An immutable view of the cluster zone at one generation.
-#[derive(Debug, Default)]
-pub struct ZoneSnapshot {
-    serial: u32,
-}
-
-impl ZoneSnapshot {
-    /// The SOA serial of this snapshot.
-    pub fn serial(&self) -> u32 {
-        self.serial
+impl Answer {
+    /// REFUSED, not authoritative, empty: the name is not ours.
+    pub fn refused() -> Self {
+        Self::bare(ResponseCode::Refused)
     }
 
-    /// Answers `qname`/`qtype`/`qclass`. Owner names in the answer keep `qname`'s spelling.
-    pub fn answer(&self, _qname: &Name, _qtype: RecordType, _qclass: DNSClass) -> Answer {
+    /// SERVFAIL, not authoritative, empty: what the server sends for zone names before the
+    /// first snapshot.
+    pub fn servfail() -> Self {
+        Self::bare(ResponseCode::ServFail)
+    }
+
+    fn bare(rcode: ResponseCode) -> Self {
         Answer {
-            rcode: ResponseCode::Refused,
+            rcode,
             authoritative: false,
             answers: Vec::new(),
             authority: Vec::new(),
             additionals: Vec::new(),
         }
     }
-}
 
-/// Projects the cluster objects into a zone snapshot with SOA serial `serial`.
-pub fn project(_objects: &ClusterObjects, _cfg: &ZoneConfig, serial: u32) -> ZoneSnapshot {
-    ZoneSnapshot { serial }
+    /// When the answer ends with a CNAME whose target lies outside the cluster zone (an
+    /// ExternalName Service pointing out), that target; a server may chase it upstream.
+    pub fn dangling_cname(&self) -> Option<&Name> {
+        let last = self.answers.last()?;
+        if last.record_type() != RecordType::CNAME {
+            return None;
+        }
+        match &last.data {
+            hickory_proto::rr::RData::CNAME(target) => Some(&target.0),
+            _ => None,
+        }
+    }
 }

@@ -1,0 +1,29 @@
+//! ExternalName Services, spec §2.5: a CNAME at `<svc>.<ns>.svc.<zone>` to
+//! `spec.externalName`. Chasing an in-zone target (loop-safe, bounded) is the answer path's
+//! job; this module only reads and validates the target. Endpoints are ignored.
+
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, Record};
+use k8s_openapi::api::core::v1::ServiceSpec;
+
+/// `None` when the Service is not an ExternalName; `Some(None)` when it is but its target is
+/// not a valid name (the Service is then left out of the zone).
+pub(crate) fn target(spec: Option<&ServiceSpec>) -> Option<Option<Name>> {
+    let spec = spec?;
+    if spec.type_.as_deref() != Some("ExternalName") {
+        return None;
+    }
+    let text = spec.external_name.as_deref().unwrap_or("").trim();
+    if text.is_empty() {
+        return Some(None);
+    }
+    Some(Name::from_ascii(text).ok().map(|mut n| {
+        n.set_fqdn(true);
+        n
+    }))
+}
+
+/// The CNAME record `owner -> target`.
+pub(crate) fn cname(owner: &Name, target: &Name, ttl: u32) -> Record {
+    Record::from_rdata(owner.clone(), ttl, RData::CNAME(CNAME(target.clone())))
+}

@@ -1,0 +1,80 @@
+//! Pod records `a-b-c-d.<ns>.pod.<zone>` (IPv6 with `-` for `:`), per `--pods`: disabled (no
+//! `pod.<zone>` subtree at all), insecure (any well-formed IP label answers, in any namespace,
+//! as kube-dns does), verified (only when a Pod with that IP exists in that namespace, as
+//! CoreDNS's `pods verified`). Not in the 1.1.0 specification (removed as deprecated), kept for
+//! compatibility.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RecordType};
+use k8s_openapi::api::core::v1::Pod;
+
+use super::{Reply, address_records};
+use crate::snapshot::ZoneSnapshot;
+use crate::{PodMode, name};
+
+/// `(namespace, ip)` of every Pod IP, lower-cased namespace, sorted and deduplicated.
+pub(crate) fn pod_ips(pods: &[Arc<Pod>]) -> Vec<(Box<str>, IpAddr)> {
+    let mut out: Vec<(Box<str>, IpAddr)> = Vec::new();
+    for pod in pods {
+        let ns: Box<str> = pod
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or("default")
+            .to_ascii_lowercase()
+            .into();
+        let Some(status) = pod.status.as_ref() else {
+            continue;
+        };
+        let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
+        for ip in listed.chain(status.pod_ip.as_deref()) {
+            if let Ok(ip) = ip.trim().parse::<IpAddr>() {
+                out.push((ns.clone(), ip));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Answers a name under `pod.<zone>`; `below` are the labels left of `pod`, leftmost first,
+/// lower-cased. `None` means NXDOMAIN; an empty reply means NODATA.
+pub(crate) fn lookup(
+    snap: &ZoneSnapshot,
+    below: &[Vec<u8>],
+    owner: &Name,
+    qtype: RecordType,
+) -> Option<Reply> {
+    if snap.pods == PodMode::Disabled {
+        return None;
+    }
+    let ns_has_pods = |ns: &[u8]| {
+        let start = snap.pod_ips.partition_point(|(n, _)| n.as_bytes() < ns);
+        snap.pod_ips
+            .get(start)
+            .is_some_and(|(n, _)| n.as_bytes() == ns)
+    };
+    match below {
+        [] => Some(Reply::default()),
+        [ns] => match snap.pods {
+            PodMode::Verified if !ns_has_pods(ns) => None,
+            _ => Some(Reply::default()),
+        },
+        [ip_label, ns] => {
+            let ip = name::parse_dashed_ip(ip_label)?;
+            if snap.pods == PodMode::Verified {
+                let ns = std::str::from_utf8(ns).ok()?;
+                snap.pod_ips
+                    .binary_search_by(|(n, i)| (&**n, *i).cmp(&(ns, ip)))
+                    .ok()?;
+            }
+            let mut reply = Reply::default();
+            address_records([ip], owner, qtype, snap.ttl, &mut reply.answers);
+            Some(reply)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,302 @@
+//! The projection: [`ClusterObjects`] and [`ZoneConfig`] to an immutable [`ZoneSnapshot`].
+//!
+//! Owns the object plumbing shared by the record kinds: Service classification, merging the
+//! EndpointSlices of a Service (label `kubernetes.io/service-name`) or, when a Service has no
+//! slice, its core/v1 Endpoints; readiness and `publishNotReadyAddresses`; the reverse index;
+//! namespaces; pod IPs for `--pods=verified`. Pure: no clock, no logging, no I/O; malformed
+//! objects are skipped and counted, never fatal. Spec: schema 1.1.0 §2.3, §2.4, §2.5.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use crate::kind::{cluster_ip, external_name, headless};
+use crate::snapshot::{Ep, Owner, Port, Svc, SvcKind, ZoneSnapshot};
+use crate::{ClusterObjects, PodMode, ZoneConfig};
+
+/// Label linking an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// Legacy annotation that publishes not-ready addresses (spec §2.4 definition of ready).
+const TOLERATE_UNREADY: &str = "service.alpha.kubernetes.io/tolerate-unready-endpoints";
+
+/// Projects the cluster objects into a zone snapshot with SOA serial `serial`.
+pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneSnapshot {
+    let mut zone = cfg.zone.to_lowercase();
+    zone.set_fqdn(true);
+    let mut snap = ZoneSnapshot {
+        serial,
+        zone,
+        ttl: cfg.ttl,
+        neg_ttl: cfg.neg_ttl,
+        pods: cfg.pods,
+        reverse_cidrs: cfg.reverse_cidrs.clone(),
+        ..ZoneSnapshot::default()
+    };
+    snap.stats.services = objects.services.len();
+    snap.stats.endpoint_slices = objects.endpoint_slices.len();
+    snap.stats.endpoints_objects = objects.endpoints.len();
+    snap.stats.pods = objects.pods.len();
+    snap.stats.namespaces = objects.namespaces.len();
+
+    let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+    for slice in &objects.endpoint_slices {
+        let ns = slice.metadata.namespace.as_deref().unwrap_or("default");
+        match slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        {
+            Some(svc) => slices.entry((ns, svc.as_str())).or_default().push(slice),
+            None => snap.stats.skipped += 1,
+        }
+    }
+    let mut endpoints: HashMap<(&str, &str), &Endpoints> = HashMap::new();
+    for ep in &objects.endpoints {
+        let ns = ep.metadata.namespace.as_deref().unwrap_or("default");
+        if let Some(name) = ep.metadata.name.as_deref() {
+            endpoints.insert((ns, name), ep);
+        }
+    }
+
+    let mut services: Vec<(&str, &str, &Service)> = objects
+        .services
+        .iter()
+        .filter_map(|s| {
+            let name = s.metadata.name.as_deref()?;
+            Some((
+                s.metadata.namespace.as_deref().unwrap_or("default"),
+                name,
+                &**s,
+            ))
+        })
+        .collect();
+    services.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    snap.stats.skipped += objects.services.len() - services.len();
+
+    let mut namespaces: Vec<Box<str>> = objects
+        .namespaces
+        .iter()
+        .filter_map(|n| n.metadata.name.as_deref())
+        .map(|n| n.to_ascii_lowercase().into_boxed_str())
+        .collect();
+
+    for (ns, name, svc) in services {
+        let key = format!("{}/{}", ns.to_ascii_lowercase(), name.to_ascii_lowercase());
+        if snap.by_key.contains_key(key.as_str()) {
+            snap.stats.skipped += 1;
+            continue;
+        }
+        let Some(built) = build_service(&snap, ns, name, svc, &slices, &endpoints) else {
+            snap.stats.skipped += 1;
+            continue;
+        };
+        namespaces.push(ns.to_ascii_lowercase().into_boxed_str());
+        let idx = u32::try_from(snap.services.len()).unwrap_or(u32::MAX);
+        index_reverse(&mut snap.reverse, idx, &built.svc);
+        snap.stats.not_ready_endpoints += built.not_ready;
+        snap.stats.published_endpoints += built.svc.endpoints.len();
+        match built.svc.kind {
+            SvcKind::ClusterIp(_) => snap.stats.cluster_ip_services += 1,
+            SvcKind::Headless => snap.stats.headless_services += 1,
+            SvcKind::ExternalName(_) => snap.stats.external_name_services += 1,
+        }
+        snap.by_key.insert(key.into_boxed_str(), idx);
+        snap.services.push(built.svc);
+    }
+    namespaces.sort();
+    namespaces.dedup();
+    snap.namespaces = namespaces;
+    snap.reverse.sort_unstable();
+    snap.reverse.dedup_by_key(|(ip, _)| *ip);
+    snap.stats.ptr_names = snap.reverse.len();
+
+    let dns = &cfg.dns_service;
+    if let Some(svc) = snap.service(
+        &dns.namespace.to_ascii_lowercase(),
+        &dns.name.to_ascii_lowercase(),
+    ) && let SvcKind::ClusterIp(ips) = &svc.kind
+    {
+        snap.glue = ips.to_vec();
+    }
+    if cfg.pods == PodMode::Verified {
+        snap.pod_ips = crate::kind::pod::pod_ips(&objects.pods);
+    }
+    snap
+}
+
+struct Built {
+    svc: Svc,
+    not_ready: usize,
+}
+
+fn build_service(
+    snap: &ZoneSnapshot,
+    ns: &str,
+    name: &str,
+    svc: &Service,
+    slices: &HashMap<(&str, &str), Vec<&EndpointSlice>>,
+    endpoints: &HashMap<(&str, &str), &Endpoints>,
+) -> Option<Built> {
+    let fqdn = snap
+        .zone
+        .prepend_label("svc")
+        .and_then(|n| n.prepend_label(ns.to_ascii_lowercase()))
+        .and_then(|n| n.prepend_label(name.to_ascii_lowercase()))
+        .ok()?;
+    let spec = svc.spec.as_ref();
+    let ports = cluster_ip::service_ports(spec);
+    if let Some(target) = external_name::target(spec) {
+        let target = target?;
+        return Some(Built {
+            svc: Svc {
+                name: fqdn,
+                kind: SvcKind::ExternalName(target),
+                ports,
+                groups: Box::default(),
+                endpoints: Box::default(),
+            },
+            not_ready: 0,
+        });
+    }
+    let publish_all = spec.and_then(|s| s.publish_not_ready_addresses) == Some(true)
+        || svc
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(TOLERATE_UNREADY))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut collected = Collected::default();
+    match slices.get(&(ns, name)) {
+        Some(list) => list
+            .iter()
+            .for_each(|s| collected.add_slice(s, publish_all)),
+        None => {
+            if let Some(ep) = endpoints.get(&(ns, name)) {
+                collected.add_endpoints(ep, publish_all);
+            }
+        }
+    }
+    let kind = match cluster_ip::cluster_ips(spec) {
+        Some(ips) => SvcKind::ClusterIp(ips),
+        None => SvcKind::Headless,
+    };
+    let mut eps = collected.eps;
+    eps.sort_by_cached_key(|e| (e.label(), e.ip));
+    eps.dedup_by(|a, b| a.ip == b.ip && a.host == b.host);
+    Some(Built {
+        svc: Svc {
+            name: fqdn,
+            kind,
+            ports,
+            groups: collected.groups.into_boxed_slice(),
+            endpoints: eps.into_boxed_slice(),
+        },
+        not_ready: collected.not_ready,
+    })
+}
+
+/// Endpoints of one Service gathered from its slices (or Endpoints subsets).
+#[derive(Default)]
+struct Collected {
+    groups: Vec<Box<[Port]>>,
+    eps: Vec<Ep>,
+    not_ready: usize,
+}
+
+impl Collected {
+    fn group(&mut self, ports: Vec<Port>) -> u32 {
+        let mut ports = ports;
+        ports.sort();
+        ports.dedup();
+        let idx = match self.groups.iter().position(|g| **g == ports[..]) {
+            Some(i) => i,
+            None => {
+                self.groups.push(ports.into_boxed_slice());
+                self.groups.len() - 1
+            }
+        };
+        u32::try_from(idx).unwrap_or(u32::MAX)
+    }
+
+    fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u32) {
+        let Ok(ip) = ip.trim().parse::<IpAddr>() else {
+            return;
+        };
+        if !ready && !publish_all {
+            self.not_ready += 1;
+            return;
+        }
+        let host = host
+            .filter(|h| headless::valid_hostname(h))
+            .map(|h| h.to_ascii_lowercase().into_boxed_str());
+        self.eps.push(Ep { ip, host, group });
+    }
+
+    fn add_slice(&mut self, slice: &EndpointSlice, publish_all: bool) {
+        if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
+            return;
+        }
+        let ports = slice
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                Some(Port {
+                    name: p.name.as_deref().unwrap_or("").to_ascii_lowercase().into(),
+                    proto: crate::snapshot::Proto::parse(p.protocol.as_deref())?,
+                    port: u16::try_from(p.port?).ok()?,
+                })
+            })
+            .collect();
+        let group = self.group(ports);
+        for ep in &slice.endpoints {
+            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            for addr in &ep.addresses {
+                self.push(addr, ep.hostname.as_deref(), ready, publish_all, group);
+            }
+        }
+    }
+
+    fn add_endpoints(&mut self, endpoints: &Endpoints, publish_all: bool) {
+        for subset in endpoints.subsets.iter().flatten() {
+            let ports = subset
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some(Port {
+                        name: p.name.as_deref().unwrap_or("").to_ascii_lowercase().into(),
+                        proto: crate::snapshot::Proto::parse(p.protocol.as_deref())?,
+                        port: u16::try_from(p.port).ok()?,
+                    })
+                })
+                .collect();
+            let group = self.group(ports);
+            for a in subset.addresses.iter().flatten() {
+                self.push(&a.ip, a.hostname.as_deref(), true, publish_all, group);
+            }
+            for a in subset.not_ready_addresses.iter().flatten() {
+                self.push(&a.ip, a.hostname.as_deref(), false, publish_all, group);
+            }
+        }
+    }
+}
+
+fn index_reverse(reverse: &mut Vec<(IpAddr, Owner)>, idx: u32, svc: &Svc) {
+    let headless = matches!(svc.kind, SvcKind::Headless);
+    if let SvcKind::ClusterIp(ips) = &svc.kind {
+        reverse.extend(ips.iter().map(|ip| (*ip, Owner::Service(idx))));
+    }
+    for (i, ep) in svc.endpoints.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let owner = if headless {
+            Owner::HeadlessEndpoint(idx, i)
+        } else {
+            Owner::Endpoint(idx, i)
+        };
+        reverse.push((ep.ip, owner));
+    }
+}
