@@ -1,28 +1,48 @@
 //! Tracing initialisation shared by the binaries.
 //!
-//! klog's `--v=N` maps to a default filter: 0-1 `info`, 2-3 `info` plus our crates at `debug`
-//! only from 4 on. `RUST_LOG` overrides. hickory's per-request `info!` lines are silenced
-//! (`hickory_server=warn`) because they cost more than the query itself.
+//! klog's `--v=N` maps to a default filter: 0-3 `info`, 4-5 `debug`, more `trace`. A non-empty
+//! `RUST_LOG` overrides it. hickory's per-request `info!` lines are silenced
+//! (`hickory_server=warn`) because they cost more than the query itself. Directives name full
+//! crate targets (`kube_client`, not `kube`): an EnvFilter target is a prefix, and `kube=warn`
+//! would silence `kubedns` too.
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber writing to stderr. Safe to call more than once (later calls
-/// are ignored).
-pub fn init(verbosity: u8) {
-    let base = match verbosity {
+/// The default filter for klog verbosity `v`.
+pub fn default_filter(v: u8) -> String {
+    let base = match v {
         0..=3 => "info",
         4..=5 => "debug",
         _ => "trace",
     };
-    let default = format!(
-        "{base},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube=warn,tower=warn,hyper=warn"
-    );
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    format!(
+        "{base},hickory_server=warn,hickory_proto=warn,hickory_net=warn,hickory_resolver=warn,\
+         kube_client=warn,kube_runtime=warn,tower=warn,hyper=warn,hyper_util=warn"
+    )
+}
+
+/// Installs the global subscriber writing to stderr. Safe to call more than once (later calls
+/// are ignored).
+pub fn init(verbosity: u8) {
     use std::io::IsTerminal;
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let filter = EnvFilter::new(env.unwrap_or_else(|| default_filter(verbosity)));
     let _ = tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_filter_does_not_silence_kubedns() {
+        let f = super::default_filter(2);
+        assert!(!f.split(',').any(|d| d.starts_with("kube=")), "{f}");
+        assert!(f.starts_with("info,"));
+    }
 }
