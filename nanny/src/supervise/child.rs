@@ -1,0 +1,258 @@
+//! One dnscache process: the sockets it inherits, the ready pipe it reports on, its output
+//! re-logged line by line, and its end (SIGTERM, bounded wait, SIGKILL). Knows nothing about
+//! configs or restart policy (that is `supervise`).
+//!
+//! Descriptors reach the child without `unsafe` and without `pre_exec`: the listening sockets
+//! have close-on-exec cleared once when bound; the ready pipe's write end has it cleared just
+//! before the spawn and is closed in the parent right after, so only that child holds it.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::unix::pipe;
+
+use super::reap::{Exit, ExitWatch, Reaper};
+
+/// The UDP socket and TCP listener the nanny owns and every child inherits.
+#[derive(Debug)]
+pub struct Sockets {
+    /// Bound UDP socket.
+    pub udp: std::net::UdpSocket,
+    /// Listening TCP socket.
+    pub tcp: std::net::TcpListener,
+}
+
+impl Sockets {
+    /// Binds UDP and TCP on `addr` (SO_REUSEADDR). Port 0 picks one free port for both.
+    pub fn bind(addr: SocketAddr) -> std::io::Result<Sockets> {
+        let mut last = None;
+        for _ in 0..20 {
+            let udp = bind_socket(addr, Type::DGRAM, Protocol::UDP)?;
+            let port = udp
+                .local_addr()?
+                .as_socket()
+                .map_or(addr.port(), |a| a.port());
+            match bind_socket(
+                SocketAddr::new(addr.ip(), port),
+                Type::STREAM,
+                Protocol::TCP,
+            ) {
+                Ok(tcp) => {
+                    tcp.listen(1024)?;
+                    for s in [&udp, &tcp] {
+                        fcntl(s.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+                        s.set_nonblocking(true)?;
+                    }
+                    let _ = udp.set_recv_buffer_size(1 << 20);
+                    return Ok(Sockets {
+                        udp: udp.into(),
+                        tcp: tcp.into(),
+                    });
+                }
+                Err(e) if addr.port() == 0 => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free port for udp and tcp")))
+    }
+
+    /// The bound address (the same port for UDP and TCP).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+}
+
+fn bind_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    s.set_reuse_address(true)?;
+    s.bind(&SockAddr::from(addr))?;
+    Ok(s)
+}
+
+/// Why a new child did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// It exited first.
+    #[error("exited before reporting ready ({0})")]
+    Exited(Exit),
+    /// It closed the ready pipe without writing `ready`.
+    #[error("closed the ready descriptor without reporting ready")]
+    Closed,
+    /// It did not report in time.
+    #[error("not ready within {0:?}")]
+    Timeout(Duration),
+    /// Spawning failed.
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        /// The binary.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running (or just ended) child.
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+    exit: ExitWatch,
+    started: Instant,
+}
+
+impl Child {
+    /// Spawns `program args` (+ descriptor flags) and returns it with the read end of its
+    /// ready pipe. Output lines are re-logged.
+    pub fn spawn(
+        reaper: &Reaper,
+        program: &Path,
+        args: &[String],
+        sockets: Option<&Sockets>,
+    ) -> Result<(Child, pipe::Receiver), NotReady> {
+        let spawn_err = |source| NotReady::Spawn {
+            program: program.display().to_string(),
+            source,
+        };
+        let (read, write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+        fcntl(write.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| spawn_err(e.into()))?;
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        if let Some(s) = sockets {
+            cmd.arg(format!("--inherit-udp-fd={}", s.udp.as_raw_fd()))
+                .arg(format!("--inherit-tcp-fd={}", s.tcp.as_raw_fd()));
+        }
+        cmd.arg(format!("--ready-fd={}", write.as_raw_fd()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let spawned = reaper.spawn(&mut cmd);
+        drop(write);
+        let (mut std_child, exit) = spawned.map_err(spawn_err)?;
+        let pid = Pid::from_raw(std_child.id() as i32);
+        if let Some(out) = std_child.stdout.take() {
+            relay(pid, tokio::process::ChildStdout::from_std(out));
+        }
+        if let Some(err) = std_child.stderr.take() {
+            relay(pid, tokio::process::ChildStderr::from_std(err));
+        }
+        let ready = pipe::Receiver::from_owned_fd(read).map_err(spawn_err);
+        let child = Child {
+            pid,
+            exit,
+            started: Instant::now(),
+        };
+        match ready {
+            Ok(r) => Ok((child, r)),
+            Err(e) => {
+                child.signal(Signal::SIGKILL);
+                Err(e)
+            }
+        }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// How long it has been running.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Waits until it has exited.
+    pub async fn wait(&self) -> Exit {
+        let mut rx = self.exit.clone();
+        loop {
+            if let Some(e) = *rx.borrow_and_update() {
+                return e;
+            }
+            if rx.changed().await.is_err() {
+                // The reaper is gone (shutting down): report it as killed.
+                return Exit::Signal(Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Sends `sig` unless it has already been reaped (its pid may belong to someone else).
+    pub fn signal(&self, sig: Signal) {
+        if self.exit.borrow().is_none()
+            && let Err(e) = kill(self.pid, sig)
+        {
+            tracing::debug!(pid = self.pid(), %sig, error = %e, "kill failed");
+        }
+    }
+
+    /// Waits for `ready` on the pipe, at most `timeout`, failing early when the child exits.
+    pub async fn wait_ready(
+        &self,
+        mut ready: pipe::Receiver,
+        timeout: Duration,
+    ) -> Result<(), NotReady> {
+        let read = async {
+            let mut buf = Vec::new();
+            let _ = (&mut ready).take(64).read_to_end(&mut buf).await;
+            buf
+        };
+        tokio::select! {
+            buf = read => {
+                if buf.starts_with(b"ready") {
+                    Ok(())
+                } else {
+                    // EOF: it closed the pipe or died; prefer the exit status if it comes.
+                    match tokio::time::timeout(Duration::from_millis(200), self.wait()).await {
+                        Ok(exit) => Err(NotReady::Exited(exit)),
+                        Err(_) => Err(NotReady::Closed),
+                    }
+                }
+            }
+            exit = self.wait() => Err(NotReady::Exited(exit)),
+            _ = tokio::time::sleep(timeout) => Err(NotReady::Timeout(timeout)),
+        }
+    }
+
+    /// SIGTERM, wait at most `grace`, then SIGKILL and wait. Returns how it ended.
+    pub async fn terminate(&self, grace: Duration) -> Exit {
+        self.signal(Signal::SIGTERM);
+        if let Ok(exit) = tokio::time::timeout(grace, self.wait()).await {
+            return exit;
+        }
+        tracing::warn!(
+            pid = self.pid(),
+            grace_ms = grace.as_millis() as u64,
+            "dnscache did not stop in time; SIGKILL"
+        );
+        self.kill().await
+    }
+
+    /// SIGKILL and wait.
+    pub async fn kill(&self) -> Exit {
+        self.signal(Signal::SIGKILL);
+        self.wait().await
+    }
+}
+
+fn relay<R>(pid: Pid, stream: std::io::Result<R>)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let Ok(stream) = stream else {
+        return;
+    };
+    let pid = pid.as_raw();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::info!(child = pid, "{line}");
+        }
+    });
+}
