@@ -17,7 +17,8 @@ pub(crate) fn target(spec: Option<&ServiceSpec>) -> Option<Option<Name>> {
     if text.is_empty() {
         return Some(None);
     }
-    Some(Name::from_ascii(text).ok().map(|mut n| {
+    Some(Name::from_ascii(text).ok().map(|n| {
+        let mut n = n.to_lowercase();
         n.set_fqdn(true);
         n
     }))

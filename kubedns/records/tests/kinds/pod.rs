@@ -1,0 +1,81 @@
+//! Pod records `a-b-c-d.<ns>.pod.<zone>` per `--pods`.
+
+use hickory_proto::op::ResponseCode;
+use kubedns_records::PodMode;
+
+use crate::support::{Case, config, run, zone_with};
+
+const OBJECTS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: ns}
+status:
+  podIP: 10.244.1.5
+  podIPs: [{ip: 10.244.1.5}, {ip: "fd00::15"}]
+"#;
+
+#[test]
+fn insecure_answers_any_ip_label() {
+    let snap = zone_with(OBJECTS, &config());
+    run(
+        &snap,
+        &[
+            Case::ok(
+                "10-244-9-9.any.pod.cluster.local. A",
+                &["10-244-9-9.any.pod.cluster.local. 30 IN A 10.244.9.9"],
+            ),
+            Case::ok(
+                "fd00--15.ns.pod.cluster.local. AAAA",
+                &["fd00--15.ns.pod.cluster.local. 30 IN AAAA fd00::15"],
+            ),
+            Case::nodata("10-244-9-9.any.pod.cluster.local. AAAA"),
+            Case::nodata("fd00--15.ns.pod.cluster.local. A"),
+            Case::nxdomain("not-an-ip.ns.pod.cluster.local. A"),
+            Case::nxdomain("1-2-3-4.x.ns.pod.cluster.local. A"),
+            Case::nodata("any.pod.cluster.local. A"),
+            Case::nodata("pod.cluster.local. A"),
+        ],
+    );
+}
+
+#[test]
+fn verified_needs_the_pod() {
+    let mut cfg = config();
+    cfg.pods = PodMode::Verified;
+    let snap = zone_with(OBJECTS, &cfg);
+    run(
+        &snap,
+        &[
+            Case::ok(
+                "10-244-1-5.ns.pod.cluster.local. A",
+                &["10-244-1-5.ns.pod.cluster.local. 30 IN A 10.244.1.5"],
+            ),
+            Case::ok(
+                "fd00--15.ns.pod.cluster.local. AAAA",
+                &["fd00--15.ns.pod.cluster.local. 30 IN AAAA fd00::15"],
+            ),
+            Case::nxdomain("10-244-1-5.other.pod.cluster.local. A"),
+            Case::nxdomain("10-244-1-6.ns.pod.cluster.local. A"),
+            Case::nodata("ns.pod.cluster.local. A"),
+            Case::nxdomain("other.pod.cluster.local. A"),
+        ],
+    );
+}
+
+#[test]
+fn disabled_has_no_pod_subtree() {
+    let mut cfg = config();
+    cfg.pods = PodMode::Disabled;
+    let snap = zone_with(OBJECTS, &cfg);
+    run(
+        &snap,
+        &[
+            Case::nxdomain("10-244-1-5.ns.pod.cluster.local. A"),
+            Case::nxdomain("pod.cluster.local. A"),
+        ],
+    );
+    assert_eq!(
+        crate::support::ask(&snap, "svc.cluster.local. A").rcode,
+        ResponseCode::NoError
+    );
+}
