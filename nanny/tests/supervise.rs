@@ -196,3 +196,54 @@ fn nix_kill(pid: i32, sig: i32) {
         .success();
     assert!(ok, "kill -{sig} {pid}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_are_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("orphan.pid");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/orphan-maker.sh");
+    let mut cmd = std::process::Command::new(testkit::bin::path("nanny"));
+    cmd.env("RUST_LOG", "debug")
+        .arg(format!("-dnsmasqExec={}", script.display()))
+        .arg(format!("-configDir={}", dir.path().display()))
+        .args(["--port=0", "--listen-address=127.0.0.1", "--"])
+        .arg(format!("--orphan-pidfile={}", pidfile.display()));
+    let (mut nanny, _) = start(cmd);
+    let orphan: i32 = testkit::dns::eventually(BOUND, || {
+        let pidfile = pidfile.clone();
+        async move { std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok() }
+    })
+    .await
+    .expect("orphan pid written");
+    let line = nanny
+        .wait_for_line(&format!("pid={orphan}"), BOUND)
+        .expect("orphan reaped");
+    assert!(line.contains("reaped an orphan"), "{line}");
+    assert!(!alive(orphan), "orphan {orphan} left as a zombie");
+    nanny.signal(15);
+    assert_eq!(nanny.wait_timeout(BOUND).and_then(|s| s.code()), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_handover_the_child_binds_and_is_restarted_by_kill() {
+    let stub = mock(STUB_IP).await;
+    let default = mock(DEFAULT_IP).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = testkit::pod::free_port();
+    let cmd = nanny_cmd_port(dir.path(), default.addr(), &["--handover=false"], port);
+    let nanny = testkit::proc::Proc::spawn(cmd).unwrap();
+    let addr = nanny.listening("udp", BOUND).unwrap();
+    assert_eq!(addr.port(), port, "the child binds the port itself");
+    let first = wait_ready_count(&nanny, 1);
+    assert!(eventually_routes(addr, "acme.local", DEFAULT_IP).await);
+    let stubs = format!(r#"{{"acme.local": ["{}"]}}"#, stub.addr());
+    write_configmap(dir.path(), &[("stubDomains", &stubs)]);
+    assert!(
+        nanny
+            .wait_for_line("kill, then respawn (no hand-over)", BOUND)
+            .is_some()
+    );
+    assert_ne!(wait_ready_count(&nanny, 2), first);
+    assert!(eventually_routes(addr, "acme.local", STUB_IP).await);
+}

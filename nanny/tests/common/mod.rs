@@ -22,6 +22,16 @@ pub async fn mock(ip: Ipv4Addr) -> MockUpstream {
 /// The kube-dns manifest's nanny arguments (reference §8), with `-configDir`, the binary,
 /// a short sync interval, and dnscache on 127.0.0.1 port 0 with `default` as its upstream.
 pub fn nanny_cmd(config_dir: &Path, default: SocketAddr, extra: &[&str]) -> Command {
+    nanny_cmd_port(config_dir, default, extra, 0)
+}
+
+/// [`nanny_cmd`] with dnscache's `--port`.
+pub fn nanny_cmd_port(
+    config_dir: &Path,
+    default: SocketAddr,
+    extra: &[&str],
+    port: u16,
+) -> Command {
     let mut cmd = Command::new(testkit::bin::path("nanny"));
     cmd.args(["-v=2", "-logtostderr"])
         .arg(format!("-configDir={}", config_dir.display()))
@@ -47,8 +57,8 @@ pub fn nanny_cmd(config_dir: &Path, default: SocketAddr, extra: &[&str]) -> Comm
         .args([
             "--server=/ip6.arpa/127.0.0.1#10053",
             "--listen-address=127.0.0.1",
-            "--port=0",
         ])
+        .arg(format!("--port={port}"))
         .arg(format!("--server={}#{}", default.ip(), default.port()))
         .arg("--no-resolv")
         .arg("--upstream-timeout-ms=500");
