@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod route;
 pub mod server;
+pub mod udp;
 pub mod upstream;
 pub mod wire;
 
@@ -118,7 +119,7 @@ pub async fn run(
             let (p, rt, tr, stop) = (pipeline.clone(), rt.clone(), tracker.clone(), token.clone());
             let handle = std::thread::Builder::new()
                 .name("dnscache-udp".into())
-                .spawn(move || server::udp_worker(sock, p, rt, tr, stop))
+                .spawn(move || udp::worker(sock, p, rt, tr, stop))
                 .map_err(setup("udp worker thread"))?;
             workers.push(handle);
         }

@@ -1,12 +1,9 @@
 //! Sockets and the loops that serve them.
 //!
-//! UDP: one blocking socket per worker thread (`SO_REUSEPORT` siblings when we bind, duplicated
-//! descriptors of one socket when inherited). A cache hit costs one `recvfrom` and one
-//! `sendto` and never touches the async runtime; misses become tasks on the runtime, tracked
-//! for the drain. Workers stop reading within [`UDP_POLL`] of shutdown (the read timeout), so
-//! a process sharing the socket gets the new queries. TCP: tokio, one task per connection,
-//! an idle timeout, a connection cap and a frame-size cap (RFC 7766 §6.2). Must not decide
-//! answers: that is the pipeline's job.
+//! Binding: UDP gets one socket per worker thread (`SO_REUSEPORT` siblings when we bind,
+//! duplicated descriptors of one socket when inherited; the loop is in [`crate::udp`]).
+//! TCP: tokio, one task per connection, an idle timeout, a connection cap and a frame-size
+//! cap (RFC 7766 §6.2). Must not decide answers: that is the pipeline's job.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -22,8 +19,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::pipeline::{Pipeline, Step, Transport};
 
-/// How long a UDP worker blocks in `recvfrom` before checking for shutdown.
-pub const UDP_POLL: Duration = Duration::from_millis(50);
 /// Largest TCP query frame accepted; larger ones close the connection.
 pub const MAX_TCP_QUERY: usize = 4096;
 /// Receive buffer asked for each UDP socket (the kernel caps it at `rmem_max`).
@@ -104,69 +99,6 @@ pub fn udp_group(
     }
     group.push(sock);
     Ok(group)
-}
-
-/// Serves one UDP socket on the calling thread until `stop` is cancelled.
-pub fn udp_worker(
-    sock: std::net::UdpSocket,
-    pipeline: Arc<Pipeline>,
-    rt: tokio::runtime::Handle,
-    tracker: TaskTracker,
-    stop: CancellationToken,
-) {
-    if let Err(e) = sock
-        .set_nonblocking(false)
-        .and_then(|()| sock.set_read_timeout(Some(UDP_POLL)))
-    {
-        tracing::error!(error = %e, "cannot configure UDP socket");
-        return;
-    }
-    let sock = Arc::new(sock);
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(4096);
-    while !stop.is_cancelled() {
-        let (n, peer) = match sock.recv_from(&mut buf) {
-            Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "UDP receive failed");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        match pipeline.fast(&buf[..n], Transport::Udp, &mut out) {
-            Step::Reply => {
-                if let Err(e) = sock.send_to(&out, peer) {
-                    tracing::debug!(error = %e, %peer, "UDP send failed");
-                }
-            }
-            Step::Drop => {}
-            Step::Miss(miss) => {
-                let (pipeline, sock) = (pipeline.clone(), sock.clone());
-                tracker.spawn_on(
-                    async move {
-                        let mut out = Vec::new();
-                        pipeline.miss(miss, &mut out).await;
-                        if !out.is_empty()
-                            && let Err(e) = sock.send_to(&out, peer)
-                        {
-                            tracing::debug!(error = %e, %peer, "UDP send failed");
-                        }
-                    },
-                    &rt,
-                );
-            }
-        }
-    }
 }
 
 /// TCP limits.
