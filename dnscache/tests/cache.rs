@@ -179,3 +179,37 @@ async fn chaos_txt_reports_dnsmasq_counters() {
     assert_eq!(other.metadata.response_code, ResponseCode::Refused);
     assert_eq!(up.count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stale_answers_from_expired_entries_only_when_enabled() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let down = Arc::new(AtomicBool::new(false));
+    let d = down.clone();
+    let up = MockUpstream::start(move |req| {
+        if d.load(Ordering::SeqCst) {
+            Reply::Drop
+        } else {
+            Reply::Msg(reply_a(req, IP, 1))
+        }
+    })
+    .await;
+    let stale = start(&[server(up.addr()), "--serve-stale".into()]).await;
+    let strict = start(&[server(up.addr())]).await;
+    for s in [&stale, &strict] {
+        query(s.addr, "web.example.com.", RecordType::A)
+            .await
+            .unwrap();
+    }
+    down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let r = query(stale.addr, "web.example.com.", RecordType::A)
+        .await
+        .unwrap();
+    assert_eq!(addrs(&r), [IP]);
+    assert_eq!(ttls(&r), [30]);
+    let r = query(strict.addr, "web.example.com.", RecordType::A)
+        .await
+        .unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::ServFail);
+}
