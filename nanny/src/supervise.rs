@@ -5,7 +5,8 @@
 //! - New routes with hand-over: start the new child on the same sockets, wait until it is
 //!   ready, then SIGTERM the old one (it stops reading, drains, exits; SIGKILL after the
 //!   grace period). The kernel queues datagrams on the shared socket meanwhile, so no query
-//!   is lost. If the new child fails, the old one keeps serving. Without hand-over
+//!   is lost. If the new child fails, the old one keeps serving the previous routes and the
+//!   new ones are retried with backoff (not counted as a crash: DNS is up). Without hand-over
 //!   (dnsmasq-nanny's way): SIGKILL the old child, then start the new one on its own sockets.
 //! - A child that dies on its own is restarted with exponential backoff; `crash_loop_max`
 //!   failures within `crash_loop_window` end the nanny with an error (the kubelet restarts it).
@@ -77,6 +78,9 @@ struct Supervisor {
     reaper: Reaper,
     failures: Vec<Instant>,
     backoff: Duration,
+    /// When to try again to apply routes whose new child failed (the old one still serves).
+    retry: Option<tokio::time::Instant>,
+    retry_backoff: Duration,
     token: CancellationToken,
 }
 
@@ -101,6 +105,8 @@ pub async fn run(
         reaper,
         failures: Vec::new(),
         backoff: BACKOFF_MIN,
+        retry: None,
+        retry_backoff: BACKOFF_MIN,
         token: token.clone(),
     };
     let mut draining: JoinSet<()> = JoinSet::new();
@@ -129,6 +135,7 @@ pub async fn run(
             changed = desired.changed() => Event::Changed(changed.is_ok()),
             _ = tick(&mut log_tick) => Event::LogTick,
             Some(_) = draining.join_next() => Event::Drained,
+            _ = sleep_until(sup.retry) => Event::Retry,
         };
         match event {
             Event::Cancelled | Event::Changed(false) => break Ok(()),
@@ -150,8 +157,15 @@ pub async fn run(
                 }
                 current = sup.restart(current.take(), &want, &mut draining).await;
             }
-            Event::LogTick => child.signal(Signal::SIGUSR1),
+            Event::LogTick if child.handles(Signal::SIGUSR1) => child.signal(Signal::SIGUSR1),
+            Event::LogTick => {
+                tracing::debug!(pid, "dnscache does not handle SIGUSR1; not sending it");
+            }
             Event::Drained => {}
+            Event::Retry => {
+                sup.retry = None;
+                desired.mark_changed();
+            }
         }
     };
     sup.shutdown(current, draining).await;
@@ -164,6 +178,14 @@ enum Event {
     Changed(bool),
     LogTick,
     Drained,
+    Retry,
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn tick(t: &mut Option<tokio::time::Interval>) {
@@ -236,6 +258,8 @@ impl Supervisor {
         }
         match self.start(&want.args).await {
             Ok(new) => {
+                self.retry = None;
+                self.retry_backoff = BACKOFF_MIN;
                 tracing::info!(old_pid = old.pid(), new_pid = new.pid(), cause = %want.cause, "dnscache restarted with hand-over; draining the old one");
                 let grace = self.settings.grace;
                 draining.spawn(async move {
@@ -245,7 +269,10 @@ impl Supervisor {
                 Some(new)
             }
             Err(e) => {
-                tracing::warn!(pid = old.pid(), cause = %want.cause, error = %e, "new dnscache failed; the running one keeps serving the previous routes");
+                let wait = self.retry_backoff;
+                self.retry_backoff = (wait * 2).min(BACKOFF_MAX);
+                self.retry = Some(tokio::time::Instant::now() + wait);
+                tracing::warn!(pid = old.pid(), cause = %want.cause, error = %e, retry_in_ms = wait.as_millis() as u64, "new dnscache failed; the running one keeps serving the previous routes");
                 Some(old)
             }
         }

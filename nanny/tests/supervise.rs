@@ -247,3 +247,48 @@ async fn without_handover_the_child_binds_and_is_restarted_by_kill() {
     assert_ne!(wait_ready_count(&nanny, 2), first);
     assert!(eventually_routes(addr, "acme.local", STUB_IP).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_interval_never_kills_the_child() {
+    let default = mock(DEFAULT_IP).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (nanny, addr) = start(nanny_cmd(
+        dir.path(),
+        default.addr(),
+        &["-logInterval=50ms"],
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(eventually_routes(addr, "log.interval", DEFAULT_IP).await);
+    assert_eq!(
+        ready_pids(&nanny.lines()).len(),
+        1,
+        "SIGUSR1 restarted dnscache"
+    );
+    assert_eq!(count(&nanny, "exited on its own"), 0);
+}
+
+/// A valid config that dnscache cannot run (an unresolvable stub nameserver name is passed
+/// through, kubernetes/dns#82): the running child keeps serving the old routes, the nanny
+/// retries, and the next good config applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_restart_keeps_the_old_child() {
+    let stub = mock(STUB_IP).await;
+    let default = mock(DEFAULT_IP).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (nanny, addr) = start(nanny_cmd(dir.path(), default.addr(), &[]));
+    let first = wait_ready_count(&nanny, 1);
+    write_configmap(
+        dir.path(),
+        &[(
+            "stubDomains",
+            r#"{"acme.local": ["ns.nonexistent.invalid"]}"#,
+        )],
+    );
+    assert!(nanny.wait_for_line("new dnscache failed", BOUND).is_some());
+    assert!(eventually_routes(addr, "acme.local", DEFAULT_IP).await);
+    assert!(alive(first));
+    let stubs = format!(r#"{{"acme.local": ["{}"]}}"#, stub.addr());
+    write_configmap(dir.path(), &[("stubDomains", &stubs)]);
+    assert!(eventually_routes(addr, "acme.local", STUB_IP).await);
+    assert_eq!(count(&nanny, "giving up"), 0);
+}

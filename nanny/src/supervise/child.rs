@@ -192,6 +192,23 @@ impl Child {
         }
     }
 
+    /// Whether it catches or ignores `sig` (from `/proc/<pid>/status`). Signals with a
+    /// default action of "terminate" (SIGUSR1) must not be sent to a child that would die of
+    /// them.
+    pub fn handles(&self, sig: Signal) -> bool {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        let bit = 1u64 << (sig as i32 - 1);
+        status.lines().any(|l| {
+            let mask = l
+                .strip_prefix("SigCgt:")
+                .or_else(|| l.strip_prefix("SigIgn:"));
+            mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & bit != 0)
+        })
+    }
+
     /// Waits for `ready` on the pipe, at most `timeout`, failing early when the child exits.
     pub async fn wait_ready(
         &self,
