@@ -142,8 +142,9 @@ impl Answer {
         }
     }
 
-    /// When the answer ends with a CNAME whose target lies outside the cluster zone (an
-    /// ExternalName Service pointing out), that target; a server may chase it upstream.
+    /// The target of the final CNAME when the answer ends with one (an ExternalName Service).
+    /// With `!cfg.is_in_zone(target)` and rcode NOERROR the chain left the cluster zone; a
+    /// server may chase that target upstream, as CoreDNS does.
     pub fn dangling_cname(&self) -> Option<&Name> {
         let last = self.answers.last()?;
         if last.record_type() != RecordType::CNAME {

@@ -25,6 +25,32 @@ pub fn dashed_ip(ip: IpAddr) -> String {
     }
 }
 
+/// Writes [`dashed_ip`] of `ip` into `buf` without allocating; returns the written prefix.
+pub(crate) fn dashed_ip_into(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            write!(cursor, "{a}-{b}-{c}-{d}")
+        }
+        IpAddr::V6(v6) => write!(cursor, "{v6}"),
+    };
+    let mut len = usize::try_from(cursor.position()).unwrap_or(0).min(47);
+    if ip.is_ipv6() {
+        for b in buf.iter_mut().take(len) {
+            if *b == b':' {
+                *b = b'-';
+            }
+        }
+        if len > 0 && buf.get(len - 1) == Some(&b'-') {
+            buf[len] = b'0';
+            len += 1;
+        }
+    }
+    buf.get(..len).unwrap_or(&[])
+}
+
 /// Parses a pod label (`10-244-1-5`, `fd00--5`) back into an IP, case-insensitively.
 pub fn parse_dashed_ip(label: &[u8]) -> Option<IpAddr> {
     let text = std::str::from_utf8(label).ok()?;
@@ -139,6 +165,11 @@ mod tests {
             assert_eq!(parse_dashed_ip(label.as_bytes()), Some(ip), "{label}");
         }
         assert_eq!(dashed_ip("2001:db8::".parse().unwrap()), "2001-db8--0");
+        for ip in ["10.1.2.3", "fd00::1", "2001:db8::", "::", "1:2:3:4:5:6:7:8"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut buf = [0u8; 48];
+            assert_eq!(dashed_ip_into(ip, &mut buf), dashed_ip(ip).as_bytes());
+        }
         assert_eq!(parse_dashed_ip(b"not-an-ip"), None);
     }
 

@@ -111,6 +111,8 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     snap.namespaces = namespaces;
     snap.reverse.sort_unstable();
     snap.reverse.dedup_by_key(|(ip, _)| *ip);
+    snap.reverse.shrink_to_fit();
+    snap.services.shrink_to_fit();
     snap.stats.ptr_names = snap.reverse.len();
 
     let dns = &cfg.dns_service;

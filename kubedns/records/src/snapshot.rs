@@ -66,7 +66,7 @@ impl Ep {
     pub(crate) fn cmp_label(&self, label: &[u8]) -> Ordering {
         match &self.host {
             Some(h) => h.as_bytes().cmp(label),
-            None => crate::name::dashed_ip(self.ip).as_bytes().cmp(label),
+            None => crate::name::dashed_ip_into(self.ip, &mut [0u8; 48]).cmp(label),
         }
     }
 

@@ -6,6 +6,8 @@
 //! CoreDNS does (spec §3 allows additions). PTRs (§2.4.3) live in `ptr`. Readiness and slice
 //! merging happen in `project`; this module sees only published endpoints.
 
+use std::net::IpAddr;
+
 use hickory_proto::rr::{Name, RecordType};
 
 use super::{Reply, address_records, srv_records};
@@ -60,54 +62,64 @@ pub(crate) fn srv(
     ttl: u32,
     out: &mut Reply,
 ) {
+    let wanted = |ep: &Ep, ports: &mut Vec<u16>| {
+        let group = svc.group_ports(ep.group);
+        match named {
+            None if group.is_empty() => ports.push(0),
+            None => ports.extend(group.iter().map(|p| p.port)),
+            Some((n, proto)) => ports.extend(
+                group
+                    .iter()
+                    .filter(|p| !p.name.is_empty() && *p.name == *n && p.proto == proto)
+                    .map(|p| p.port),
+            ),
+        }
+    };
+    // Endpoints are sorted by label: walk runs of one label (a hostname shared by several
+    // IPs), build its target name once, and emit its SRVs and addresses together.
     let mut targets: Vec<(u16, Name)> = Vec::new();
-    let mut prev: Option<(&Ep, Name)> = None;
-    for ep in svc.endpoints.iter() {
-        let ports = svc.group_ports(ep.group);
-        let wanted: Vec<u16> = match named {
-            None if ports.is_empty() => vec![0],
-            None => ports.iter().map(|p| p.port).collect(),
-            Some((n, proto)) => ports
-                .iter()
-                .filter(|p| !p.name.is_empty() && *p.name == *n && p.proto == proto)
-                .map(|p| p.port)
-                .collect(),
-        };
-        if wanted.is_empty() {
+    let mut addresses: Vec<(usize, IpAddr)> = Vec::new();
+    let mut ports: Vec<u16> = Vec::new();
+    let mut i = 0;
+    while let Some(first) = svc.endpoints.get(i) {
+        let run = svc
+            .endpoints
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|e| e.host.is_some() && e.host == first.host)
+            .count()
+            .max(1);
+        let eps = svc.endpoints.get(i..i + run).unwrap_or(&[]);
+        i += run;
+        ports.clear();
+        let mut with_ports = Vec::with_capacity(eps.len());
+        for ep in eps {
+            let before = ports.len();
+            wanted(ep, &mut ports);
+            if ports.len() > before {
+                with_ports.push(ep.ip);
+            }
+        }
+        if ports.is_empty() {
             continue;
         }
-        // Endpoints are sorted by label: build a target name once per hostname.
-        let target = match &prev {
-            Some((p, name)) if p.host.is_some() && p.host == ep.host => name.clone(),
-            _ => match endpoint_name(svc, ep) {
-                Some(name) => name,
-                None => continue,
-            },
+        let Some(target) = endpoint_name(svc, first) else {
+            continue;
         };
-        targets.extend(wanted.into_iter().map(|port| (port, target.clone())));
-        prev = Some((ep, target));
+        ports.sort_unstable();
+        ports.dedup();
+        let idx = targets.len();
+        targets.extend(ports.iter().map(|port| (*port, target.clone())));
+        addresses.extend(with_ports.into_iter().map(|ip| (idx, ip)));
     }
-    targets.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
-    targets.dedup();
     if targets.is_empty() {
         return;
     }
     srv_records(&targets, owner, ttl, &mut out.answers);
-    let mut last: Option<&Name> = None;
-    for (_, t) in &targets {
-        if last == Some(t) {
-            continue;
-        }
-        last = Some(t);
-        if let Some(label) = t.iter().next() {
-            let label = label.to_ascii_lowercase();
-            address_records(
-                svc.endpoints_labelled(&label).iter().map(|e| e.ip),
-                t,
-                RecordType::ANY,
-                ttl,
-                &mut out.additionals,
-            );
+    for (idx, ip) in addresses {
+        if let Some((_, target)) = targets.get(idx) {
+            address_records([ip], target, RecordType::ANY, ttl, &mut out.additionals);
         }
     }
 }
