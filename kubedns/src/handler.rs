@@ -99,7 +99,11 @@ impl Handler {
         let reply = match guard.as_ref() {
             Some(snap) => {
                 let original = q.original();
-                let ans = snap.answer(original.name(), original.query_type(), original.query_class());
+                let ans = snap.answer(
+                    original.name(),
+                    original.query_type(),
+                    original.query_class(),
+                );
                 Reply {
                     rcode: ans.rcode,
                     authoritative: ans.authoritative,

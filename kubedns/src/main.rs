@@ -75,7 +75,9 @@ fn init_logging(v: u8) {
     let default = format!(
         "{base},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube_client=warn,kube_runtime=warn,tower=warn,hyper=warn"
     );
-    let env = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty());
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
     let filter = EnvFilter::new(env.unwrap_or(default));
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()

@@ -211,12 +211,7 @@ fn watch_fs(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::Recomm
 }
 
 /// Loads `path` now and again whenever it changes, publishing on `tx`, until `token`.
-pub async fn run(
-    path: PathBuf,
-    tx: SourceTx,
-    metrics: ManifestMetrics,
-    token: CancellationToken,
-) {
+pub async fn run(path: PathBuf, tx: SourceTx, metrics: ManifestMetrics, token: CancellationToken) {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let _watcher = watch_fs(&path, ev_tx);
     let mut poll = tokio::time::interval(POLL);

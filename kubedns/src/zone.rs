@@ -65,7 +65,11 @@ impl ZoneView {
 /// The next SOA serial: unix seconds (as u32, wrapping in 2106), but always above `prev`.
 pub fn next_serial(prev: u32, unix_secs: u64) -> u32 {
     let now = unix_secs as u32;
-    if now > prev { now } else { prev.wrapping_add(1) }
+    if now > prev {
+        now
+    } else {
+        prev.wrapping_add(1)
+    }
 }
 
 fn unix_now() -> u64 {

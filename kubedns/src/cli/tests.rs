@@ -34,7 +34,12 @@ fn kube_dns_manifest_flags_parse() {
 
 #[test]
 fn go_single_dash_spellings() {
-    let cli = parse(&["-v=4", "-logtostderr", "-domain=example.org", "-dns-port=5353"]);
+    let cli = parse(&[
+        "-v=4",
+        "-logtostderr",
+        "-domain=example.org",
+        "-dns-port=5353",
+    ]);
     assert_eq!(cli.v, 4);
     assert_eq!(cli.logtostderr.as_deref(), Some("true"));
     let cfg = cli.config().expect("valid");

@@ -77,7 +77,8 @@ fn broken_documents_are_reported_with_position() {
     let mut o = ClusterObjects::default();
     let err = parse_into("kind: Service\nmetadata: [nope\n", false, &mut o).expect_err("broken");
     assert!(!err.is_empty());
-    let err = parse_into("---\nkind: Service\n---\nfoo: bar\n", false, &mut o).expect_err("no kind");
+    let err =
+        parse_into("---\nkind: Service\n---\nfoo: bar\n", false, &mut o).expect_err("no kind");
     assert!(err.contains("document 2"), "{err}");
     let err = parse_into("kind: Service\nspec: {ports: 3}\n", false, &mut o).expect_err("bad type");
     assert!(err.contains("Service"), "{err}");

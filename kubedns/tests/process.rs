@@ -1,0 +1,95 @@
+//! The kubedns binary as a process: listening lines, SIGTERM drain and exit 0, the initial
+//! sync timeout exit, usage errors.
+
+#![allow(clippy::expect_used)]
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+use testkit::proc::Proc;
+
+const START: Duration = Duration::from_secs(60);
+
+fn kubedns(args: &[&str]) -> Proc {
+    // Our own binary: cargo builds it for this test (no nested cargo run).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubedns"));
+    cmd.args([
+        "--dns-bind-address=127.0.0.1",
+        "--dns-port=0",
+        "--healthz-port=0",
+        "--metrics-port=0",
+        "--udp-sockets=2",
+    ])
+    .args(args);
+    Proc::spawn(cmd).expect("spawn kubedns")
+}
+
+#[tokio::test]
+async fn serves_then_drains_on_sigterm_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("c.yaml"), support::CLUSTER).expect("write");
+    let manifests = format!("--manifests={}", dir.path().display());
+    let mut p = kubedns(&[&manifests, "-v=2", "-logtostderr"]);
+    let udp = p.listening("udp", START).expect("udp line");
+    let tcp = p.listening("tcp", START).expect("tcp line");
+    assert_eq!(udp, tcp, "udp and tcp share the address");
+    let http = p.listening_all("http", 2, START).expect("two http lines");
+    let ready = testkit::dns::eventually(support::BOUND, || async {
+        let (status, _) = support::http_get(http[0], "/readiness").await.ok()?;
+        (status == 200).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "readiness never 200");
+    let m = support::q(udp, "example.com.", RecordType::A).await;
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::Refused
+    );
+    let (status, body) = support::http_get(http[1], "/metrics")
+        .await
+        .expect("metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("skydns_skydns_dns_request_count_total"),
+        "{body}"
+    );
+    p.signal(15);
+    let status = p
+        .wait_timeout(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn initial_sync_timeout_exits_non_zero_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!("--manifests={}", dir.path().join("absent.yaml").display());
+    let mut p = kubedns(&[&missing, "--initial-sync-timeout=1s"]);
+    let status = p.wait_timeout(START).expect("exits by itself");
+    assert!(!status.success());
+    let lines = p.lines().join("\n");
+    assert!(
+        lines.contains("timed out waiting for initial sync of services and endpoints after 1s"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_before_binding() {
+    for bad in [
+        &["--pods=sometimes"][..],
+        &["--domain=Not_A_Domain"],
+        &["--kube-master-url=nohost"],
+    ] {
+        let mut p = kubedns(bad);
+        let status = p.wait_timeout(START).expect("exits");
+        assert_eq!(status.code(), Some(2), "{bad:?}");
+        assert!(
+            !p.lines().iter().any(|l| l.contains("listening on")),
+            "{bad:?} bound sockets"
+        );
+    }
+}
