@@ -41,9 +41,22 @@ fn bind(cli: &Cli) -> anyhow::Result<Bound> {
     Ok(bound)
 }
 
+/// Each upstream exchange holds a socket: allow `--dns-forward-max` of them (soft limit up
+/// to the hard limit).
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!(error = %e, "cannot raise the descriptor limit");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     ops::logging::init(cli.v);
+    raise_fd_limit();
     for flag in cli.ignored() {
         tracing::warn!("ignoring dnsmasq option {flag}: it changes nothing here");
     }

@@ -46,7 +46,7 @@ impl Default for Settings {
 pub struct Failed;
 
 /// Outcome of a resolution shared by coalesced queries.
-pub type Resolved = Result<Arc<Entry>, Failed>;
+pub type Resolved = Result<Entry, Failed>;
 type Pending = Shared<BoxFuture<'static, Resolved>>;
 
 /// Largest reply a transport may carry.
@@ -72,7 +72,7 @@ pub enum Step {
 pub struct Miss {
     key: Box<[u8]>,
     packet: Box<[u8]>,
-    stale: Option<Arc<Entry>>,
+    stale: Option<Entry>,
     transport: Transport,
     _slot: Slot,
 }
@@ -250,18 +250,19 @@ impl Pipeline {
             } else {
                 (bytes, info)
             };
-            let entry = Arc::new(Entry::from_reply(bytes, &info, self.cache.policy()));
+            let flags = key[key.len() - 1];
+            let entry = Entry::from_reply(bytes, &info, self.cache.policy(), flags);
             self.cache.insert(key, entry.clone());
             Ok(entry)
         }
         .boxed()
     }
 
-    fn local_nxdomain(&self, key: &[u8]) -> Arc<Entry> {
+    fn local_nxdomain(&self, key: &[u8]) -> Entry {
         let mut bytes = vec![0, 0, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0];
         bytes.extend_from_slice(&key[..key.len() - 1]);
         let info = wire::scan_reply(&bytes).unwrap_or_default();
-        let entry = Arc::new(Entry::from_reply(bytes, &info, self.cache.policy()));
+        let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key[key.len() - 1]);
         self.cache.insert(key, entry.clone());
         entry
     }
