@@ -1,6 +1,7 @@
 //! Object source `--manifests PATH` (ISSUE 2 item 4): a YAML/JSON file or a directory of
 //! `*.yaml`, `*.yml`, `*.json` files, multi-document, `kind: List` accepted (as written by
 //! `kubectl get -o yaml`). Publishes complete [`ClusterObjects`] on the source channel.
+//! Parsing is `kubedns_records::from_yaml_documents`; this module owns files and timing.
 //!
 //! Re-read when it changes: a notify watcher on the directory (file writes, renames and the
 //! kubelet's `..data` symlink swap all show up there) plus a 2 s poll of file metadata as a
@@ -11,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kubedns_records::ClusterObjects;
-use serde_json::Value;
+use kubedns_records::{ClusterObjects, from_yaml_documents};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -88,83 +88,14 @@ pub fn load(path: &Path) -> Result<ClusterObjects, ManifestError> {
             file: file.clone(),
             reason,
         })?;
-        let json = file.extension().is_some_and(|e| e == "json");
-        parse_into(&text, json, &mut objects).map_err(|reason| ManifestError::Parse {
+        // JSON is YAML: one parser for both.
+        let parsed = from_yaml_documents(&text).map_err(|e| ManifestError::Parse {
             file: file.clone(),
-            reason,
+            reason: e.to_string(),
         })?;
+        objects.extend(parsed);
     }
     Ok(objects)
-}
-
-/// Parses the documents of one file into `out`.
-pub fn parse_into(text: &str, json: bool, out: &mut ClusterObjects) -> Result<(), String> {
-    let docs: Vec<Value> = if json {
-        vec![serde_json::from_str(text).map_err(|e| e.to_string())?]
-    } else {
-        serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?
-    };
-    for (i, doc) in docs.into_iter().enumerate() {
-        add(doc, out).map_err(|e| format!("document {}: {e}", i + 1))?;
-    }
-    Ok(())
-}
-
-fn add(doc: Value, out: &mut ClusterObjects) -> Result<(), String> {
-    if doc.is_null() {
-        return Ok(());
-    }
-    let kind = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or("no kind")?
-        .to_string();
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let typed = |e: serde_json::Error| format!("{kind} {name:?}: {e}");
-    match kind.as_str() {
-        "List" | "ServiceList" | "EndpointSliceList" | "EndpointsList" | "PodList"
-        | "NamespaceList" => {
-            let items = match doc.get("items") {
-                Some(Value::Array(items)) => items.clone(),
-                Some(Value::Null) | None => Vec::new(),
-                Some(_) => return Err(format!("{kind}: items is not a list")),
-            };
-            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
-            for (i, mut item) in items.into_iter().enumerate() {
-                if let (Some(k), Some(obj)) = (item_kind, item.as_object_mut()) {
-                    obj.entry("kind").or_insert_with(|| Value::from(k));
-                    let api = if k == "EndpointSlice" {
-                        "discovery.k8s.io/v1"
-                    } else {
-                        "v1"
-                    };
-                    obj.entry("apiVersion").or_insert_with(|| Value::from(api));
-                }
-                add(item, out).map_err(|e| format!("item {}: {e}", i + 1))?;
-            }
-        }
-        "Service" => out
-            .services
-            .push(Arc::new(serde_json::from_value(doc).map_err(typed)?)),
-        "EndpointSlice" => out
-            .endpoint_slices
-            .push(Arc::new(serde_json::from_value(doc).map_err(typed)?)),
-        "Endpoints" => out
-            .endpoints
-            .push(Arc::new(serde_json::from_value(doc).map_err(typed)?)),
-        "Pod" => out
-            .pods
-            .push(Arc::new(serde_json::from_value(doc).map_err(typed)?)),
-        "Namespace" => out
-            .namespaces
-            .push(Arc::new(serde_json::from_value(doc).map_err(typed)?)),
-        other => tracing::debug!(kind = other, name, "ignoring object of an unused kind"),
-    }
-    Ok(())
 }
 
 /// What changes when a manifest file changes: path, length, mtime and inode of each file.

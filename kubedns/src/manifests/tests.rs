@@ -47,10 +47,16 @@ items:
   spec: {clusterIP: None}
 "#;
 
+fn load_text(name: &str, text: &str) -> Result<ClusterObjects, ManifestError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, text).expect("write");
+    load(&file)
+}
+
 #[test]
-fn multi_document_yaml() {
-    let mut o = ClusterObjects::default();
-    parse_into(MULTI, false, &mut o).expect("parses");
+fn multi_document_yaml_file() {
+    let o = load_text("m.yaml", MULTI).expect("parses");
     assert_eq!(o.services.len(), 1);
     assert_eq!(o.endpoint_slices.len(), 1);
     assert_eq!(o.services[0].metadata.name.as_deref(), Some("web"));
@@ -58,30 +64,26 @@ fn multi_document_yaml() {
 
 #[test]
 fn lists_as_kubectl_writes_them() {
-    let mut o = ClusterObjects::default();
-    parse_into(LIST, false, &mut o).expect("parses");
+    let o = load_text("l.yaml", LIST).expect("parses");
     assert_eq!(o.services.len(), 2);
     assert_eq!(o.endpoints.len(), 1);
 }
 
 #[test]
 fn json_file() {
-    let mut o = ClusterObjects::default();
     let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"j","namespace":"x"},"spec":{"clusterIP":"10.0.0.1"}}"#;
-    parse_into(text, true, &mut o).expect("parses");
+    let o = load_text("j.json", text).expect("parses");
     assert_eq!(o.services.len(), 1);
 }
 
 #[test]
-fn broken_documents_are_reported_with_position() {
-    let mut o = ClusterObjects::default();
-    let err = parse_into("kind: Service\nmetadata: [nope\n", false, &mut o).expect_err("broken");
-    assert!(!err.is_empty());
-    let err =
-        parse_into("---\nkind: Service\n---\nfoo: bar\n", false, &mut o).expect_err("no kind");
-    assert!(err.contains("document 2"), "{err}");
-    let err = parse_into("kind: Service\nspec: {ports: 3}\n", false, &mut o).expect_err("bad type");
-    assert!(err.contains("Service"), "{err}");
+fn broken_files_are_reported_by_name() {
+    let err = load_text("b.yaml", "kind: Service\nmetadata: [nope\n").expect_err("broken");
+    assert!(err.file().ends_with("b.yaml"), "{err}");
+    assert!(err.to_string().contains("b.yaml"), "{err}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = load(&dir.path().join("absent.yaml")).expect_err("missing");
+    assert!(err.file().ends_with("absent.yaml"), "{err}");
 }
 
 #[test]
