@@ -113,6 +113,9 @@ pub async fn run(
     let mut current: Option<Child> = None;
     let mut log_tick = sup.log_ticker();
     let result = loop {
+        if token.is_cancelled() {
+            break Ok(());
+        }
         let Some(child) = current.as_ref() else {
             let want = desired.borrow_and_update().clone();
             match sup.start(&want.args).await {
@@ -122,9 +125,6 @@ pub async fn run(
                         break Err(fatal);
                     }
                 }
-            }
-            if token.is_cancelled() {
-                break Ok(());
             }
             continue;
         };
