@@ -262,22 +262,15 @@ fn apex(snap: &ZoneSnapshot, owner: &Name, qtype: RecordType, reply: &mut Reply)
 
 /// `ns.dns.<zone>.`
 pub(crate) fn ns_name(snap: &ZoneSnapshot) -> Name {
-    snap.zone
-        .prepend_label("dns")
-        .and_then(|n| n.prepend_label("ns"))
-        .unwrap_or_else(|_| snap.zone.clone())
+    snap.ns_name.clone()
 }
 
 /// The zone SOA at `owner` with TTL `ttl`: `ns.dns.<zone>. hostmaster.<zone>. <serial> 7200
 /// 1800 86400 <neg-ttl>` (CoreDNS's timers; minimum = negative TTL).
 pub(crate) fn soa_record(snap: &ZoneSnapshot, owner: &Name, ttl: u32) -> Record {
-    let rname = snap
-        .zone
-        .prepend_label("hostmaster")
-        .unwrap_or_else(|_| snap.zone.clone());
     let soa = SOA::new(
         ns_name(snap),
-        rname,
+        snap.hostmaster.clone(),
         snap.serial,
         7200,
         1800,

@@ -25,8 +25,17 @@ const TOLERATE_UNREADY: &str = "service.alpha.kubernetes.io/tolerate-unready-end
 pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneSnapshot {
     let mut zone = cfg.zone.to_lowercase();
     zone.set_fqdn(true);
+    let ns_name = zone
+        .prepend_label(&b"dns"[..])
+        .and_then(|n| n.prepend_label(&b"ns"[..]))
+        .unwrap_or_else(|_| zone.clone());
+    let hostmaster = zone
+        .prepend_label(&b"hostmaster"[..])
+        .unwrap_or_else(|_| zone.clone());
     let mut snap = ZoneSnapshot {
         serial,
+        ns_name,
+        hostmaster,
         zone,
         ttl: cfg.ttl,
         neg_ttl: cfg.neg_ttl,
@@ -142,11 +151,14 @@ fn build_service(
     slices: &HashMap<(&str, &str), Vec<&EndpointSlice>>,
     endpoints: &HashMap<(&str, &str), &Endpoints>,
 ) -> Option<Built> {
+    if !headless::valid_hostname(ns) || !headless::valid_hostname(name) {
+        return None;
+    }
     let fqdn = snap
         .zone
-        .prepend_label("svc")
-        .and_then(|n| n.prepend_label(ns.to_ascii_lowercase()))
-        .and_then(|n| n.prepend_label(name.to_ascii_lowercase()))
+        .prepend_label(&b"svc"[..])
+        .and_then(|n| n.prepend_label(ns.to_ascii_lowercase().as_bytes()))
+        .and_then(|n| n.prepend_label(name.to_ascii_lowercase().as_bytes()))
         .ok()?;
     let spec = svc.spec.as_ref();
     let ports = cluster_ip::service_ports(spec);

@@ -194,6 +194,10 @@ pub struct ZoneSnapshot {
     pub(crate) neg_ttl: u32,
     pub(crate) pods: PodMode,
     pub(crate) reverse_cidrs: Vec<IpNet>,
+    /// `ns.dns.<zone>.` (SOA MNAME, NS target, glue owner).
+    pub(crate) ns_name: Name,
+    /// `hostmaster.<zone>.` (SOA RNAME).
+    pub(crate) hostmaster: Name,
     /// Cluster IPs of the `--dns-service` (NS glue at `ns.dns.<zone>`).
     pub(crate) glue: Vec<IpAddr>,
     pub(crate) services: Vec<Svc>,

@@ -13,7 +13,8 @@ use hickory_proto::rr::{Name, RecordType};
 use super::{Reply, address_records, srv_records};
 use crate::snapshot::{Ep, Proto, Svc};
 
-/// An endpoint `hostname` usable as a DNS label (RFC 1123 label); others fall back to the IP.
+/// An RFC 1123 label (endpoint hostnames, namespace and Service names); endpoints with another
+/// `hostname` fall back to their dashed IP, Services with other names are skipped.
 pub(crate) fn valid_hostname(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 63
@@ -24,7 +25,12 @@ pub(crate) fn valid_hostname(h: &str) -> bool {
 
 /// The name of endpoint `ep`: `<label>.<svc>.<ns>.svc.<zone>.`.
 pub(crate) fn endpoint_name(svc: &Svc, ep: &Ep) -> Option<Name> {
-    svc.name.prepend_label(ep.label()).ok()
+    let mut buf = [0u8; 48];
+    let label = match &ep.host {
+        Some(h) => h.as_bytes(),
+        None => crate::name::dashed_ip_into(ep.ip, &mut buf),
+    };
+    svc.name.prepend_label(label).ok()
 }
 
 /// Records at a headless Service name for `qtype`.

@@ -89,7 +89,7 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
     let Some(apex_name) = zone_name(&apex_net) else {
         return Answer::refused();
     };
-    let soa = soa_record(snap, &apex_name, snap.neg_ttl);
+    let soa = || soa_record(snap, &apex_name, snap.neg_ttl);
     if let Some((_, owner)) = owners.first() {
         let mut answers = Vec::new();
         if matches!(qtype, RecordType::PTR | RecordType::ANY)
@@ -102,7 +102,7 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
             ));
         }
         return match answers.is_empty() {
-            true => negative(ResponseCode::NoError, soa),
+            true => negative(ResponseCode::NoError, soa()),
             false => positive(answers, Vec::new()),
         };
     }
@@ -123,14 +123,14 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
             ));
         }
         return match answers.is_empty() {
-            true => negative(ResponseCode::NoError, soa),
+            true => negative(ResponseCode::NoError, soa()),
             false => positive(answers, Vec::new()),
         };
     }
     let exists = !full && (net.contains(&cidr) || snap.owns_inside(&net));
     match exists {
-        true => negative(ResponseCode::NoError, soa),
-        false => negative(ResponseCode::NXDomain, soa),
+        true => negative(ResponseCode::NoError, soa()),
+        false => negative(ResponseCode::NXDomain, soa()),
     }
 }
 
