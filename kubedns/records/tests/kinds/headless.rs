@@ -192,6 +192,8 @@ fn large_headless_service_answers_every_endpoint() {
     assert_eq!(a.answers.len(), 1000);
     let a = crate::support::ask(&snap, "big.ns.svc.cluster.local. SRV");
     assert_eq!(a.answers.len(), 1000);
+    // weight floor(100/1000) = 0
+    assert!(kubedns_records::record_text(&a.answers[0]).contains(" SRV 10 0 0 "));
     assert_eq!(a.additionals.len(), 1000);
     let a = crate::support::ask(&snap, "10-1-3-250.big.ns.svc.cluster.local. A");
     assert_eq!(a.answers.len(), 1);

@@ -98,3 +98,28 @@ fn no_glue_without_dns_service() {
         ],
     );
 }
+
+#[test]
+fn ttl_flags_and_skipped_objects() {
+    let mut cfg = crate::support::config();
+    cfg.ttl = 10;
+    cfg.neg_ttl = 3;
+    let snap = crate::support::zone_with(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: nons}\nspec: {clusterIP: 10.96.0.5}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: Bad_Name, namespace: x}\nspec: {clusterIP: 10.96.0.6}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: nons, namespace: default}\nspec: {clusterIP: 10.96.0.7}\n",
+        &cfg,
+    );
+    run(&snap, &[
+        // No namespace means default; the later duplicate is skipped.
+        Case::ok("nons.default.svc.cluster.local. A", &["nons.default.svc.cluster.local. 10 IN A 10.96.0.5"]),
+        Case::nxdomain("Bad_Name.x.svc.cluster.local. A")
+            .ns(&["cluster.local. 3 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 3"]),
+    ]);
+    assert_eq!(snap.stats().skipped, 2);
+    assert!(snap.is_in_zone(&Name::from_ascii("5.0.96.10.in-addr.arpa.").unwrap()));
+    assert!(!snap.is_in_zone(&Name::from_ascii("6.0.96.10.in-addr.arpa.").unwrap()));
+    assert!(snap.is_in_zone(&Name::from_ascii("anything.cluster.local.").unwrap()));
+    let kinds: Vec<&str> = snap.stats().by_kind().iter().map(|(k, _)| *k).collect();
+    assert!(kinds.contains(&"published_endpoints"));
+}
