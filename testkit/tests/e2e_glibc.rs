@@ -1,6 +1,7 @@
 //! The glibc resolver as a pod sees it: resolv.conf with `nameserver` on port 53, the pod's
 //! search path and `ndots:5`, inside private network and mount namespaces this test creates
 //! (needs root, `unshare` and `ip`; CI runs as root).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the whole pod: kubedns (manifests source, the example cluster), the
 //! nanny running dnscache, the sidecar, all real processes on loopback; real clients (`dig`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;

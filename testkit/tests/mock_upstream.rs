@@ -1,4 +1,5 @@
 //! The mock upstream and the dns client agree over UDP and TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::Ipv4Addr;
 
