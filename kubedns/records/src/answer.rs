@@ -40,7 +40,7 @@ pub(crate) fn answer(
     }
     let mut q = qname.clone();
     q.set_fqdn(true);
-    if snap.zone.is_root() || !snap.zone.zone_of(&q) {
+    if snap.zone.num_labels() == 0 || !snap.zone.zone_of(&q) {
         return match crate::name::parse_reverse(&q) {
             Some(_) => ptr::answer(snap, &q, qtype),
             None => Answer::refused(),
