@@ -112,6 +112,7 @@ pub async fn run(
     let mut draining: JoinSet<()> = JoinSet::new();
     let mut current: Option<Child> = None;
     let mut log_tick = sup.log_ticker();
+    let mut config_open = true;
     let result = loop {
         if token.is_cancelled() {
             break Ok(());
@@ -132,13 +133,17 @@ pub async fn run(
         let event = tokio::select! {
             _ = token.cancelled() => Event::Cancelled,
             exit = child.wait() => Event::Exited(exit),
-            changed = desired.changed() => Event::Changed(changed.is_ok()),
+            changed = desired.changed(), if config_open => Event::Changed(changed.is_ok()),
             _ = tick(&mut log_tick) => Event::LogTick,
             Some(_) = draining.join_next() => Event::Drained,
             _ = sleep_until(sup.retry) => Event::Retry,
         };
         match event {
-            Event::Cancelled | Event::Changed(false) => break Ok(()),
+            Event::Cancelled => break Ok(()),
+            Event::Changed(false) => {
+                tracing::error!("the config side stopped; dnscache keeps its current routes");
+                config_open = false;
+            }
             Event::Exited(exit) => {
                 tracing::warn!(pid, %exit, uptime_ms = uptime.as_millis() as u64, "dnscache exited on its own; restarting");
                 current = None;
