@@ -1,20 +1,28 @@
 //! The DNS request handler: one lock-free snapshot load, `answer()`, encode (ISSUE 2 item 3).
 //!
 //! Owns the protocol rules around the pure answer: NOTIMP for opcodes other than QUERY,
-//! FORMERR unless there is exactly one question, BADVERS for EDNS versions above 0, EDNS(0)
-//! echoed with payload `min(client, 1232)` (at least 512), SERVFAIL for zone names before the
-//! first snapshot (CoreDNS's HasSynced rule) and REFUSED for everything else then. Truncation
-//! of UDP answers (TC) is done by hickory's encoder against the echoed payload size; TCP gets
-//! up to 64 KiB. It must not build records (that is `kubedns-records`) or touch sockets.
+//! FORMERR unless there is exactly one question (and for undecodable messages), BADVERS for
+//! EDNS versions above 0, EDNS(0) echoed with payload `min(client, 1232)` (at least 512),
+//! SERVFAIL for zone names before the first snapshot (CoreDNS's HasSynced rule) and REFUSED
+//! for everything else then. Encoding is hickory-server's `MessageResponse`: a UDP answer that
+//! does not fit the echoed payload (512 without EDNS) is cut and gets TC; TCP gets up to 64 KiB.
+//!
+//! Two entry points share that core: [`Handler::respond`], synchronous, for our UDP workers
+//! (`udp.rs`) and TCP connections (`tcp.rs`), and a hickory `RequestHandler` impl, so the
+//! handler also runs inside `hickory_server::Server` (tests compare both).
+//! It must not build records (that is `kubedns-records`) or touch sockets.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_net::runtime::Time;
-use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
+use hickory_net::xfer::Protocol;
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::zone_handler::{MessageRequest, MessageResponse, MessageResponseBuilder};
 use kubedns_records::{Answer, ZoneConfig};
 
 use crate::metrics::{Cause, DnsMetrics, System};
@@ -43,17 +51,15 @@ struct Reply {
     rcode: ResponseCode,
     authoritative: bool,
     answer: Option<Answer>,
+    system: System,
+    qtype: Option<RecordType>,
+    edns: Option<Edns>,
 }
 
-impl Reply {
-    fn rcode(rcode: ResponseCode) -> Self {
-        Reply {
-            rcode,
-            authoritative: false,
-            answer: None,
-        }
-    }
-}
+type Records<'a> = std::slice::Iter<'a, Record>;
+type Response<'q, 'a> = MessageResponse<'q, 'a, Records<'a>, Records<'a>, Records<'a>, Records<'a>>;
+
+const EMPTY: &[Record] = &[];
 
 impl Handler {
     /// A handler reading `zone`, for the cluster domain of `cfg`.
@@ -79,48 +85,156 @@ impl Handler {
     }
 
     /// Decides the reply to `request` (no I/O).
-    fn reply(&self, request: &Request) -> (Reply, System, Option<RecordType>) {
+    fn reply(&self, request: &MessageRequest) -> Reply {
         let queries = request.queries.queries();
         let (system, qtype) = match queries.first() {
             Some(q) => (self.system(q.name()), Some(q.query_type())),
             None => (System::Auth, None),
         };
-        if request.metadata.op_code != OpCode::Query {
-            return (Reply::rcode(ResponseCode::NotImp), system, qtype);
-        }
-        if queries.len() != 1 {
-            return (Reply::rcode(ResponseCode::FormErr), system, qtype);
-        }
-        if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
-            return (Reply::rcode(ResponseCode::BADVERS), system, qtype);
-        }
-        let q = &queries[0];
-        let guard = self.inner.zone.load();
-        let reply = match guard.as_ref() {
-            Some(snap) => {
-                let original = q.original();
-                let ans = snap.answer(
-                    original.name(),
-                    original.query_type(),
-                    original.query_class(),
-                );
-                Reply {
-                    rcode: ans.rcode,
-                    authoritative: ans.authoritative,
-                    answer: Some(ans),
-                }
-            }
-            None if self.inner.origin.zone_of(q.name()) || system == System::Reverse => {
-                Reply::rcode(ResponseCode::ServFail)
-            }
-            None => Reply::rcode(ResponseCode::Refused),
+        let edns = response_edns(request);
+        let mut reply = Reply {
+            rcode: ResponseCode::NoError,
+            authoritative: false,
+            answer: None,
+            system,
+            qtype,
+            edns,
         };
-        (reply, system, qtype)
+        if request.metadata.op_code != OpCode::Query {
+            reply.rcode = ResponseCode::NotImp;
+        } else if queries.len() != 1 {
+            reply.rcode = ResponseCode::FormErr;
+        } else if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            reply.rcode = ResponseCode::BADVERS;
+        } else {
+            let q = &queries[0];
+            let guard = self.inner.zone.load();
+            match guard.as_ref() {
+                Some(snap) => {
+                    let o = q.original();
+                    let ans = snap.answer(o.name(), o.query_type(), o.query_class());
+                    reply.rcode = ans.rcode;
+                    reply.authoritative = ans.authoritative;
+                    reply.answer = Some(ans);
+                }
+                None if self.inner.origin.zone_of(q.name()) || system == System::Reverse => {
+                    reply.rcode = ResponseCode::ServFail;
+                }
+                None => reply.rcode = ResponseCode::Refused,
+            }
+        }
+        reply
+    }
+
+    /// The encodable response for `reply`.
+    fn response<'q, 'a>(request: &'q MessageRequest, reply: &'a Reply) -> Response<'q, 'a>
+    where
+        'a: 'q,
+    {
+        let mut builder = MessageResponseBuilder::from_message_request(request);
+        if let Some(e) = reply.edns.as_ref() {
+            builder.edns(e);
+        }
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        meta.authoritative = reply.authoritative;
+        meta.response_code = reply.rcode;
+        let (answers, authority, additionals) = match &reply.answer {
+            Some(a) => (&a.answers[..], &a.authority[..], &a.additionals[..]),
+            None => (EMPTY, EMPTY, EMPTY),
+        };
+        builder.build(meta, answers, authority, EMPTY, additionals)
+    }
+
+    fn count(&self, reply: &Reply, truncated: bool, started: Instant) {
+        let m = &self.inner.metrics;
+        m.request(reply.system, started.elapsed().as_secs_f64());
+        m.answer(reply.rcode, reply.qtype);
+        if let Some(cause) = cause_of(reply.rcode) {
+            m.error(reply.system, cause);
+        }
+        if truncated {
+            m.error(reply.system, Cause::Truncated);
+        }
+    }
+
+    /// Answers one message received over `protocol` into `out`. Returns false when nothing
+    /// is to be sent (shorter than a header, or a response).
+    pub fn respond(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        let started = Instant::now();
+        let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
+            Ok(r) => r,
+            Err(_) => return self.formerr(packet, out),
+        };
+        if request.metadata.message_type == MessageType::Response {
+            return false;
+        }
+        let reply = self.reply(&request);
+        let max = match protocol {
+            Protocol::Udp => reply.edns.as_ref().map_or(512, Edns::max_payload),
+            _ => u16::MAX,
+        };
+        let response = Self::response(&request, &reply);
+        let mut encoder = BinEncoder::new(out);
+        encoder.set_max_size(max);
+        let truncated = match response.destructive_emit(&mut encoder) {
+            Ok(header) => header.truncation,
+            Err(e) => {
+                tracing::debug!(error = %e, "encoding failed; SERVFAIL");
+                out.clear();
+                let mut meta = Metadata::response_from_request(&request.metadata);
+                meta.response_code = ResponseCode::ServFail;
+                emit_header(meta, out);
+                false
+            }
+        };
+        self.count(&reply, truncated, started);
+        debug_query(&request, &reply);
+        true
+    }
+
+    /// FORMERR for a datagram whose header decodes but whose body does not.
+    fn formerr(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+            return false;
+        };
+        if header.metadata.message_type == MessageType::Response {
+            return false;
+        }
+        let mut meta = Metadata::response_from_request(&header.metadata);
+        meta.response_code = ResponseCode::FormErr;
+        emit_header(meta, out);
+        self.inner.metrics.error(System::Auth, Cause::Formerr);
+        self.inner.metrics.answer(ResponseCode::FormErr, None);
+        true
     }
 }
 
+fn emit_header(metadata: Metadata, out: &mut Vec<u8>) {
+    let header = Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    };
+    let _ = header.emit(&mut BinEncoder::new(out));
+}
+
+fn debug_query(request: &MessageRequest, reply: &Reply) {
+    tracing::debug!(
+        qname = %request.queries.queries().first().map(|q| q.original().name().to_string()).unwrap_or_default(),
+        qtype = ?reply.qtype,
+        rcode = %reply.rcode,
+        "query"
+    );
+}
+
 /// The EDNS to echo: payload `min(max(client, 512), 1232)`, version 0, DO clear.
-pub fn response_edns(request: &Request) -> Option<Edns> {
+pub fn response_edns(request: &MessageRequest) -> Option<Edns> {
     request.edns.as_ref().map(|req| {
         let mut e = Edns::new();
         e.set_max_payload(req.max_payload().clamp(512, MAX_UDP_PAYLOAD));
@@ -140,8 +254,6 @@ fn cause_of(rcode: ResponseCode) -> Option<Cause> {
     }
 }
 
-const EMPTY: &[Record] = &[];
-
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(
@@ -150,47 +262,22 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let started = Instant::now();
-        let (reply, system, qtype) = self.reply(request);
-        let edns = response_edns(request);
-        let mut builder = MessageResponseBuilder::from_message_request(request);
-        if let Some(e) = edns.as_ref() {
-            builder.edns(e);
-        }
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        meta.authoritative = reply.authoritative;
-        meta.response_code = reply.rcode;
-        let (answers, authority, additionals) = match &reply.answer {
-            Some(a) => (&a.answers[..], &a.authority[..], &a.additionals[..]),
-            None => (EMPTY, EMPTY, EMPTY),
-        };
-        let response = builder.build(meta, answers, authority, EMPTY, additionals);
+        let reply = self.reply(request);
+        let response = Self::response(request, &reply);
         let info = match response_handle.send_response(response).await {
             Ok(info) => info,
             Err(e) => {
                 tracing::debug!(error = %e, "sending the response failed");
                 let mut meta = Metadata::response_from_request(&request.metadata);
                 meta.response_code = ResponseCode::ServFail;
-                ResponseInfo::from(hickory_proto::op::Header {
+                ResponseInfo::from(Header {
                     metadata: meta,
-                    counts: Default::default(),
+                    counts: HeaderCounts::default(),
                 })
             }
         };
-        let m = &self.inner.metrics;
-        m.request(system, started.elapsed().as_secs_f64());
-        m.answer(reply.rcode, qtype);
-        if let Some(cause) = cause_of(reply.rcode) {
-            m.error(system, cause);
-        }
-        if info.truncation {
-            m.error(system, Cause::Truncated);
-        }
-        tracing::debug!(
-            qname = %request.queries.queries().first().map(|q| q.original().name().to_string()).unwrap_or_default(),
-            qtype = ?qtype,
-            rcode = %reply.rcode,
-            "query"
-        );
+        self.count(&reply, info.truncation, started);
+        debug_query(request, &reply);
         info
     }
 }

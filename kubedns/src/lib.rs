@@ -17,6 +17,8 @@ pub mod manifests;
 pub mod metrics;
 pub mod server;
 pub mod source;
+pub mod tcp;
+pub mod udp;
 pub mod watch;
 pub mod zone;
 
@@ -140,7 +142,14 @@ pub async fn run(
     let registry = Arc::new(registry);
     http::spawn(&mut tasks, healthz, metrics, zone.clone(), registry, &token);
     let handler = handler::Handler::new(zone.clone(), &cfg.zone, dns_metrics);
-    let dns = server::serve(handler, udp, tcp, cfg.tcp_idle_timeout, token.child_token());
+    let dns = server::serve(
+        handler,
+        udp,
+        tcp,
+        cfg.tcp_idle_timeout,
+        cfg.tcp_max_connections,
+        token.child_token(),
+    );
 
     let result = tokio::select! {
         r = wait_ready(&zone, cfg.initial_sync_timeout) => r,

@@ -1,5 +1,6 @@
-//! DNS sockets: N SO_REUSEPORT UDP sockets plus one TCP listener on the same address,
-//! served by hickory-server with our [`Handler`]; and binding of the HTTP listeners.
+//! DNS sockets: N SO_REUSEPORT UDP sockets (one blocking worker thread each, `udp.rs`) plus
+//! one TCP listener on the same address (`tcp.rs`), both answering through [`Handler`]; and
+//! binding of the HTTP listeners.
 //!
 //! Binding happens before `run` (port 0 works: the first UDP socket picks the port, the
 //! others and TCP join it). Every socket is logged once as `listening on <proto> <addr>`.
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::Handler;
@@ -19,8 +20,8 @@ use crate::{Config, Error};
 /// Sockets bound before [`crate::run`].
 #[derive(Debug)]
 pub struct Bound {
-    /// UDP sockets sharing one port (SO_REUSEPORT).
-    pub udp: Vec<UdpSocket>,
+    /// UDP sockets sharing one port (SO_REUSEPORT), for the blocking workers.
+    pub udp: Vec<std::net::UdpSocket>,
     /// TCP listener on the same address.
     pub tcp: TcpListener,
     /// `/readiness`, `/healthz`.
@@ -36,7 +37,7 @@ impl Bound {
     }
 }
 
-fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     sock.set_reuse_port(true)?;
     sock.set_nonblocking(true)?;
@@ -46,7 +47,7 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
         sock.set_only_v6(true)?;
     }
     sock.bind(&SockAddr::from(addr))?;
-    UdpSocket::from_std(sock.into())
+    Ok(sock.into())
 }
 
 fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -62,7 +63,7 @@ fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Binds the DNS sockets (retrying the port choice when port 0 collides with TCP).
-fn bind_dns(addr: SocketAddr, n: usize) -> Result<(Vec<UdpSocket>, TcpListener), Error> {
+fn bind_dns(addr: SocketAddr, n: usize) -> Result<(Vec<std::net::UdpSocket>, TcpListener), Error> {
     let err = |what, source| Error::Bind { what, addr, source };
     let attempts = if addr.port() == 0 { 8 } else { 1 };
     let mut last = None;
@@ -121,24 +122,43 @@ pub async fn bind(cfg: &Config) -> Result<Bound, Error> {
     })
 }
 
-/// Serves DNS on `udp` and `tcp` until `token` is cancelled. The returned future resolves
-/// once every server task has stopped (in-flight queries answered).
+/// Serves DNS on `udp` (one worker thread per socket) and `tcp` (capped connections) until
+/// `token` is cancelled. The returned future resolves once every worker and server task has
+/// stopped (in-flight queries answered).
 pub fn serve(
     handler: Handler,
-    udp: Vec<UdpSocket>,
+    udp: Vec<std::net::UdpSocket>,
     tcp: TcpListener,
     tcp_idle_timeout: Duration,
+    tcp_max_connections: usize,
     token: CancellationToken,
 ) -> impl Future<Output = ()> {
-    let mut server = hickory_server::Server::new(handler);
-    for sock in udp {
-        server.register_socket(sock);
+    let mut workers = Vec::new();
+    for (i, sock) in udp.into_iter().enumerate() {
+        let (h, stop) = (handler.clone(), token.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("udp-{i}"))
+            .spawn(move || crate::udp::worker(sock, h, stop));
+        match spawned {
+            Ok(w) => workers.push(w),
+            Err(e) => tracing::error!(error = %e, "cannot start a UDP worker"),
+        }
     }
-    server.register_listener(tcp, tcp_idle_timeout, 32);
+    let tcp_task = tokio::spawn(crate::tcp::serve(
+        tcp,
+        handler,
+        tcp_idle_timeout,
+        tcp_max_connections,
+        token.clone(),
+    ));
     async move {
         token.cancelled().await;
-        if let Err(e) = server.shutdown_gracefully().await {
-            tracing::warn!(error = %e, "dns server stopped with an error");
-        }
+        let _ = tcp_task.await;
+        let joined = tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        let _ = joined.await;
     }
 }
