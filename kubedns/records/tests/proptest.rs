@@ -84,3 +84,36 @@ fn snapshot_cached() -> &'static ZoneSnapshot {
     static SNAP: std::sync::OnceLock<ZoneSnapshot> = std::sync::OnceLock::new();
     SNAP.get_or_init(snapshot)
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Any IP's reverse name (or a prefix of it): PTR when owned, NXDOMAIN inside the
+    /// reverse CIDRs, REFUSED outside; never a panic.
+    #[test]
+    fn reverse_names_follow_the_cidr_rule(v4 in any::<u32>(), v6 in any::<u128>(), near in 0u32..4096, cut in 0usize..33) {
+        let snap = snapshot_cached();
+        let ips: [std::net::IpAddr; 3] = [
+            std::net::Ipv4Addr::from(v4).into(),
+            std::net::Ipv4Addr::from(0x0a60_0000 + near).into(),
+            std::net::Ipv6Addr::from(v6).into(),
+        ];
+        for ip in ips {
+            let name = kubedns_records::name::reverse_name(ip).unwrap();
+            let a = snap.answer(&name, RecordType::PTR, DNSClass::IN);
+            let inside = ["10.96.0.0/12", "fd00::/8"].iter().any(|c| c.parse::<ipnet::IpNet>().unwrap().contains(&ip));
+            match a.rcode {
+                ResponseCode::NoError => prop_assert_eq!(a.answers.len(), 1),
+                ResponseCode::NXDomain => prop_assert!(inside),
+                ResponseCode::Refused => prop_assert!(!inside),
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+            let labels: Vec<&[u8]> = name.iter().collect();
+            let keep = labels.len().saturating_sub(cut.min(labels.len()));
+            if let Ok(mut partial) = Name::from_labels(labels[labels.len() - keep..].to_vec()) {
+                partial.set_fqdn(true);
+                let _ = snap.answer(&partial, RecordType::ANY, DNSClass::IN);
+            }
+        }
+    }
+}
