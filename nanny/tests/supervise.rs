@@ -292,3 +292,30 @@ async fn failed_restart_keeps_the_old_child() {
     assert!(eventually_routes(addr, "acme.local", STUB_IP).await);
     assert_eq!(count(&nanny, "giving up"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_disabled_keeps_the_child() {
+    let stub = mock(STUB_IP).await;
+    let default = mock(DEFAULT_IP).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = nanny_cmd(dir.path(), default.addr(), &[]);
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| {
+            a.to_string_lossy()
+                .replace("-restartDnsmasq=true", "-restartDnsmasq=false")
+        })
+        .collect();
+    cmd = std::process::Command::new(cmd.get_program());
+    cmd.args(args);
+    let (nanny, addr) = start(cmd);
+    let stubs = format!(r#"{{"acme.local": ["{}"]}}"#, stub.addr());
+    write_configmap(dir.path(), &[("stubDomains", &stubs)]);
+    assert!(
+        nanny
+            .wait_for_line("not restarting dnscache", BOUND)
+            .is_some()
+    );
+    assert!(eventually_routes(addr, "acme.local", DEFAULT_IP).await);
+    assert_eq!(ready_pids(&nanny.lines()).len(), 1);
+}
