@@ -8,6 +8,15 @@
 //! Layout: [`name`] (label and reverse-name helpers), `snapshot` (the compact zone model),
 //! `project` (objects to snapshot), `answer` (snapshot and question to reply), and one module
 //! per record kind under `kind/`, each citing its section of the specification.
+//!
+//! Where kube-dns and CoreDNS differ and the issue is silent, CoreDNS wins: endpoint names
+//! (`10-244-1-5.<svc>...`, or the endpoint `hostname`) exist for ClusterIP Services too and
+//! own the PTR of their IP; a reverse name gets one PTR (cluster IP first); NS at the apex is
+//! answered with glue; `CNAME` asked at a non-ExternalName name is NODATA, not NXDOMAIN; SOA
+//! timers are CoreDNS's (7200 1800 86400, minimum = `--neg-ttl`); `<ns>.svc.<zone>` exists
+//! only for a namespace with Services or a Namespace object; no `*` wildcards. kube-dns is
+//! kept where the issue says so (priority 10, weight floor(100/n), TTL 30, insecure pods in any
+//! namespace) and for SOA asked below the apex (NODATA; CoreDNS answers the apex SOA there).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
