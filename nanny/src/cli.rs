@@ -27,7 +27,8 @@ pub const GO_FLAGS: &[&str] = &[
 /// `nanny`: runs dnscache on sockets it owns and restarts it, without losing a query, when
 /// the kube-dns ConfigMap changes.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "nanny", version, about)]
+// Go's flag package: a repeated flag overrides the earlier one.
+#[command(name = "nanny", version, about, args_override_self = true)]
 pub struct Cli {
     /// klog verbosity (0-1 info, 4+ debug).
     #[arg(long = "v", default_value_t = 0)]
@@ -208,6 +209,14 @@ pub fn go_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_flags_override() {
+        let cli =
+            Cli::parse_go(["nanny", "-syncInterval=1s", "-syncInterval=2s", "--", "-k"]).unwrap();
+        assert_eq!(cli.sync_interval, Duration::from_secs(2));
+        assert_eq!(cli.child_args, ["-k"]);
+    }
 
     #[test]
     fn durations() {

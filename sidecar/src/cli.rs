@@ -40,7 +40,9 @@ pub const LONG_FLAGS: &[&str] = &[
 #[command(
     name = "sidecar",
     version,
-    about = "Probes kubedns and dnscache, exports kube-dns metrics and health checks."
+    about = "Probes kubedns and dnscache, exports kube-dns metrics and health checks.",
+    // pflag semantics: a repeated flag overrides the earlier one (--probe still appends).
+    args_override_self = true
 )]
 pub struct Cli {
     /// Probe a DNS server and export metrics and /healthcheck/<label>; repeatable.
@@ -154,6 +156,20 @@ mod tests {
         assert_eq!(cli.prometheus_path, "/metrics");
         assert_eq!(cli.prometheus_namespace, "kubedns");
         assert!(cli.probes.is_empty());
+    }
+
+    #[test]
+    fn repeated_flags_override_and_probes_append() {
+        let cli = Cli::parse_args([
+            "sidecar",
+            "--prometheus-port=1",
+            "--prometheus-port=2",
+            "--probe=a,127.0.0.1,x",
+            "--probe=b,127.0.0.1,y",
+        ])
+        .unwrap();
+        assert_eq!(cli.prometheus_port, 2);
+        assert_eq!(cli.probes.len(), 2);
     }
 
     #[test]
