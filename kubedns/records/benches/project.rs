@@ -116,17 +116,31 @@ fn config() -> ZoneConfig {
     ZoneConfig::new(Name::from_ascii("cluster.local.").unwrap())
 }
 
+/// Resident set size in MiB (Linux `/proc/self/statm`, 4 KiB pages); 0 elsewhere.
+fn rss_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
 fn report_memory(objects: &ClusterObjects) {
     let before = LIVE.load(Ordering::Relaxed);
+    let rss_before = rss_mib();
     let snap = project(objects, &config(), 1);
     let after = LIVE.load(Ordering::Relaxed);
     let s = snap.stats();
     eprintln!(
-        "snapshot: {} services, {} published endpoints, {} PTR names: {:.1} MiB held",
+        "snapshot: {} services, {} published endpoints, {} PTR names: {:.1} MiB held, RSS +{:.1} MiB (process RSS {:.1} MiB with objects)",
         s.services,
         s.published_endpoints,
         s.ptr_names,
-        (after - before) as f64 / (1024.0 * 1024.0)
+        (after - before) as f64 / (1024.0 * 1024.0),
+        rss_mib() - rss_before,
+        rss_mib(),
     );
     drop(snap);
     let before = LIVE.load(Ordering::Relaxed);

@@ -341,8 +341,8 @@ pub(crate) fn dump(snap: &ZoneSnapshot) -> Vec<Record> {
             names.extend(srv.ok());
         }
     }
-    for (ip, _) in &snap.reverse {
-        names.extend(crate::name::reverse_name(*ip));
+    for ip in snap.reverse.ips() {
+        names.extend(crate::name::reverse_name(ip));
     }
     for (ns, ip) in &snap.pod_ips {
         let name = snap

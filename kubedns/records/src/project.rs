@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::kind::{cluster_ip, external_name, headless};
-use crate::snapshot::{Ep, Owner, Port, Svc, SvcKind, ZoneSnapshot};
+use crate::snapshot::{Ep, Owner, Port, Reverse, Svc, SvcKind, ZoneSnapshot};
 use crate::{ClusterObjects, PodMode, ZoneConfig};
 
 /// Label linking an EndpointSlice to its Service.
@@ -118,9 +118,7 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     namespaces.sort();
     namespaces.dedup();
     snap.namespaces = namespaces;
-    snap.reverse.sort_unstable();
-    snap.reverse.dedup_by_key(|(ip, _)| *ip);
-    snap.reverse.shrink_to_fit();
+    snap.reverse.finish();
     snap.services.shrink_to_fit();
     snap.stats.ptr_names = snap.reverse.len();
 
@@ -299,10 +297,12 @@ impl Collected {
     }
 }
 
-fn index_reverse(reverse: &mut Vec<(IpAddr, Owner)>, idx: u32, svc: &Svc) {
+fn index_reverse(reverse: &mut Reverse, idx: u32, svc: &Svc) {
     let headless = matches!(svc.kind, SvcKind::Headless);
     if let SvcKind::ClusterIp(ips) = &svc.kind {
-        reverse.extend(ips.iter().map(|ip| (*ip, Owner::Service(idx))));
+        for ip in ips.iter() {
+            reverse.push(*ip, Owner::Service(idx));
+        }
     }
     for (i, ep) in svc.endpoints.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -311,6 +311,6 @@ fn index_reverse(reverse: &mut Vec<(IpAddr, Owner)>, idx: u32, svc: &Svc) {
         } else {
             Owner::Endpoint(idx, i)
         };
-        reverse.push((ep.ip, owner));
+        reverse.push(ep.ip, owner);
     }
 }

@@ -4,8 +4,8 @@
 //! Memory is the design constraint (10,000 Services and 100,000 endpoints must fit in a few
 //! MiB next to the object stores): no per-endpoint owner names and no prepared hickory
 //! `Record`s are kept. Each Service keeps its absolute name once, its ports, and its published
-//! endpoints (IP plus optional hostname) sorted by label; reverse ownership is one sorted
-//! vector. Records are materialised per question (one hash lookup for the Service, a binary
+//! endpoints (IP plus optional hostname) sorted by label; reverse ownership is two sorted
+//! vectors (IPv4, IPv6). Records are materialised per question (one hash lookup for the Service, a binary
 //! search for an endpoint or a reverse name). Must not: allocate per endpoint beyond the
 //! hostname, hold `Arc`s to the source objects, or know about sockets.
 
@@ -135,6 +135,80 @@ pub(crate) enum Owner {
     Endpoint(u32, u32),
 }
 
+/// Reverse ownership: one best owner per IP, IPv4 and IPv6 kept apart so an IPv4 entry takes
+/// 16 bytes. Sorted by address after [`Reverse::finish`].
+#[derive(Debug, Default)]
+pub(crate) struct Reverse {
+    v4: Vec<(u32, Owner)>,
+    v6: Vec<(u128, Owner)>,
+}
+
+impl Reverse {
+    pub(crate) fn push(&mut self, ip: IpAddr, owner: Owner) {
+        match ip {
+            IpAddr::V4(v4) => self.v4.push((u32::from(v4), owner)),
+            IpAddr::V6(v6) => self.v6.push((u128::from(v6), owner)),
+        }
+    }
+
+    /// Sorts, keeps the best owner per IP, and trims capacity.
+    pub(crate) fn finish(&mut self) {
+        self.v4.sort_unstable();
+        self.v4.dedup_by_key(|(ip, _)| *ip);
+        self.v4.shrink_to_fit();
+        self.v6.sort_unstable();
+        self.v6.dedup_by_key(|(ip, _)| *ip);
+        self.v6.shrink_to_fit();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// The owner of `ip`.
+    pub(crate) fn owner(&self, ip: IpAddr) -> Option<Owner> {
+        match ip {
+            IpAddr::V4(v4) => find(&self.v4, u32::from(v4)),
+            IpAddr::V6(v6) => find(&self.v6, u128::from(v6)),
+        }
+    }
+
+    /// True when some owned IP lies inside `net`.
+    pub(crate) fn any_inside(&self, net: &IpNet) -> bool {
+        match net {
+            IpNet::V4(n) => first_at_least(&self.v4, u32::from(n.network()))
+                .is_some_and(|ip| ip <= u32::from(n.broadcast())),
+            IpNet::V6(n) => first_at_least(&self.v6, u128::from(n.network()))
+                .is_some_and(|ip| ip <= u128::from(n.broadcast())),
+        }
+    }
+
+    /// Every owned IP.
+    pub(crate) fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let v4 = self
+            .v4
+            .iter()
+            .map(|(ip, _)| IpAddr::from(std::net::Ipv4Addr::from(*ip)));
+        let v6 = self
+            .v6
+            .iter()
+            .map(|(ip, _)| IpAddr::from(std::net::Ipv6Addr::from(*ip)));
+        v4.chain(v6)
+    }
+}
+
+fn find<K: Ord + Copy>(list: &[(K, Owner)], ip: K) -> Option<Owner> {
+    list.binary_search_by_key(&ip, |(k, _)| *k)
+        .ok()
+        .and_then(|i| list.get(i))
+        .map(|(_, o)| *o)
+}
+
+fn first_at_least<K: Ord + Copy>(list: &[(K, Owner)], ip: K) -> Option<K> {
+    let i = list.partition_point(|(k, _)| *k < ip);
+    list.get(i).map(|(k, _)| *k)
+}
+
 /// Counts for metrics: objects in, records out, by kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SnapshotStats {
@@ -205,8 +279,8 @@ pub struct ZoneSnapshot {
     pub(crate) by_key: HashMap<Box<str>, u32>,
     /// Namespaces that exist (from Namespace objects and Services), sorted.
     pub(crate) namespaces: Vec<Box<str>>,
-    /// Reverse ownership, sorted by (ip, owner).
-    pub(crate) reverse: Vec<(IpAddr, Owner)>,
+    /// Reverse ownership.
+    pub(crate) reverse: Reverse,
     /// `(namespace, pod IP)` pairs, sorted (used with `PodMode::Verified`).
     pub(crate) pod_ips: Vec<(Box<str>, IpAddr)>,
     pub(crate) stats: SnapshotStats,
@@ -237,7 +311,7 @@ impl ZoneSnapshot {
             return true;
         }
         crate::name::parse_reverse(&q).is_some_and(|net| {
-            !self.owners(net.addr()).is_empty() && net.prefix_len() == net.max_prefix_len()
+            net.prefix_len() == net.max_prefix_len() && self.reverse.owner(net.addr()).is_some()
         })
     }
 
@@ -263,21 +337,6 @@ impl ZoneSnapshot {
 
     pub(crate) fn namespace_exists(&self, ns: &str) -> bool {
         self.namespaces.binary_search_by(|n| (**n).cmp(ns)).is_ok()
-    }
-
-    /// The owners of `ip`, best first.
-    pub(crate) fn owners(&self, ip: IpAddr) -> &[(IpAddr, Owner)] {
-        let start = self.reverse.partition_point(|(i, _)| *i < ip);
-        let end = self.reverse.partition_point(|(i, _)| *i <= ip);
-        self.reverse.get(start..end).unwrap_or(&[])
-    }
-
-    /// True when some owned IP lies inside `net`.
-    pub(crate) fn owns_inside(&self, net: &IpNet) -> bool {
-        let start = self.reverse.partition_point(|(i, _)| *i < net.network());
-        self.reverse
-            .get(start)
-            .is_some_and(|(ip, _)| net.contains(ip))
     }
 
     /// Every record of the zone (answers to each name and type, CNAME chains cut), sorted as

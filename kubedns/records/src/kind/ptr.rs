@@ -83,17 +83,21 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
         return Answer::refused();
     };
     let full = net.prefix_len() == net.max_prefix_len();
-    let owners = if full { snap.owners(net.addr()) } else { &[] };
+    let owner = if full {
+        snap.reverse.owner(net.addr())
+    } else {
+        None
+    };
     let cover = covering(&snap.reverse_cidrs, &net);
     let apex_net = cover.map(|(_, a)| a).unwrap_or_else(|| whole(&net));
     let Some(apex_name) = zone_name(&apex_net) else {
         return Answer::refused();
     };
     let soa = || soa_record(snap, &apex_name, snap.neg_ttl);
-    if let Some((_, owner)) = owners.first() {
+    if let Some(owner) = owner {
         let mut answers = Vec::new();
         if matches!(qtype, RecordType::PTR | RecordType::ANY)
-            && let Some(target) = ptr_target(snap, *owner)
+            && let Some(target) = ptr_target(snap, owner)
         {
             answers.push(Record::from_rdata(
                 qname.clone(),
@@ -127,7 +131,7 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
             false => positive(answers, Vec::new()),
         };
     }
-    let exists = !full && (net.contains(&cidr) || snap.owns_inside(&net));
+    let exists = !full && (net.contains(&cidr) || snap.reverse.any_inside(&net));
     match exists {
         true => negative(ResponseCode::NoError, soa()),
         false => negative(ResponseCode::NXDomain, soa()),
