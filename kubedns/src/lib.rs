@@ -105,7 +105,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let dns_metrics = metrics::DnsMetrics::register(&registry)?;
     let zone_metrics = metrics::ZoneMetrics::register(&registry)?;
-    let zone = Arc::new(zone::ZoneView::new(&cfg.zone));
+    let zone = Arc::new(zone::ZoneView::new());
     let (tx, rx) = source::channel();
     let mut tasks = tokio::task::JoinSet::new();
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ValueValidation, format!("{e:#}"))
             .exit(),
     };
-    init_logging(cli.v);
+    ops::logging::init(cli.v);
     for flag in cli.ignored_flags() {
         tracing::warn!("flag {flag} is accepted for compatibility and ignored");
     }
@@ -61,29 +61,4 @@ fn main() -> ExitCode {
             }
         }
     })
-}
-
-/// `ops::logging::init` with two fixes (to move into ops): its `kube=warn` directive is a
-/// target *prefix* and silenced `kubedns` itself, and an empty `RUST_LOG` meant "errors only".
-fn init_logging(v: u8) {
-    use tracing_subscriber::EnvFilter;
-    let base = match v {
-        0..=3 => "info",
-        4..=5 => "debug",
-        _ => "trace",
-    };
-    let default = format!(
-        "{base},hickory_server=warn,hickory_proto=warn,hickory_net=warn,kube_client=warn,kube_runtime=warn,tower=warn,hyper=warn"
-    );
-    let env = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|s| !s.trim().is_empty());
-    let filter = EnvFilter::new(env.unwrap_or(default));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }

@@ -30,7 +30,7 @@ pub struct ZoneView {
 
 impl ZoneView {
     /// An empty view (not ready).
-    pub fn new(_cfg: &ZoneConfig) -> Self {
+    pub fn new() -> Self {
         ZoneView {
             snapshot: ArcSwapOption::empty(),
             ready: watch::Sender::new(false),
@@ -59,6 +59,12 @@ impl ZoneView {
     pub fn store(&self, snap: Arc<ZoneSnapshot>) {
         self.snapshot.store(Some(snap));
         self.ready.send_if_modified(|r| !std::mem::replace(r, true));
+    }
+}
+
+impl Default for ZoneView {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -175,7 +181,7 @@ mod tests {
         let reg = prometheus::Registry::new();
         let metrics = ZoneMetrics::register(&reg).expect("register");
         let cfg = test_cfg();
-        let view = Arc::new(ZoneView::new(&cfg));
+        let view = Arc::new(ZoneView::new());
         let (tx, rx) = crate::source::channel();
         let token = CancellationToken::new();
         let task = tokio::spawn(run(rx, cfg, view.clone(), metrics.clone(), token.clone()));

@@ -92,7 +92,7 @@ async fn the_handler_also_runs_inside_hickory_server() {
         .expect("valid");
     let reg = prometheus::Registry::new();
     let metrics = kubedns::metrics::DnsMetrics::register(&reg).expect("metrics");
-    let zone = Arc::new(kubedns::zone::ZoneView::new(&cfg.zone));
+    let zone = Arc::new(kubedns::zone::ZoneView::new());
     let objects = kubedns_records::from_yaml_documents(CLUSTER).expect("objects");
     zone.store(Arc::new(kubedns_records::project(&objects, &cfg.zone, 1)));
     let handler = kubedns::handler::Handler::new(zone, &cfg.zone, metrics);
