@@ -169,6 +169,7 @@ fn build_service(
                 ports,
                 groups: Box::default(),
                 endpoints: Box::default(),
+                hosts: Box::default(),
             },
             not_ready: 0,
         });
@@ -195,31 +196,68 @@ fn build_service(
         Some(ips) => SvcKind::ClusterIp(ips),
         None => SvcKind::Headless,
     };
-    let mut eps = collected.eps;
-    eps.sort_by_cached_key(|e| (e.label(), e.ip));
-    eps.dedup_by(|a, b| a.ip == b.ip && a.host == b.host);
+    let (endpoints, hosts) = compact(collected.eps);
     Some(Built {
         svc: Svc {
             name: fqdn,
             kind,
             ports,
             groups: collected.groups.into_boxed_slice(),
-            endpoints: eps.into_boxed_slice(),
+            endpoints,
+            hosts,
         },
         not_ready: collected.not_ready,
     })
+}
+
+/// Sorts endpoints by (label, ip), drops duplicates, and moves hostnames into one arena.
+fn compact(mut raw: Vec<RawEp>) -> (Box<[Ep]>, Box<str>) {
+    raw.sort_by_cached_key(|e| {
+        let label = match &e.host {
+            Some(h) => h.to_string(),
+            None => crate::name::dashed_ip(e.ip),
+        };
+        (label, e.ip)
+    });
+    raw.dedup_by(|a, b| a.ip == b.ip && a.host == b.host);
+    let mut hosts = String::new();
+    let mut last: Option<(&str, (u32, u8))> = None;
+    let mut eps = Vec::with_capacity(raw.len());
+    for e in &raw {
+        let host = e.host.as_deref().and_then(|h| match last {
+            Some((prev, at)) if prev == h => Some(at),
+            _ => {
+                let at = (
+                    u32::try_from(hosts.len()).ok()?,
+                    u8::try_from(h.len()).ok()?,
+                );
+                hosts.push_str(h);
+                last = Some((h, at));
+                Some(at)
+            }
+        });
+        eps.push(Ep::new(e.ip, e.group, host));
+    }
+    (eps.into_boxed_slice(), hosts.into_boxed_str())
+}
+
+/// An endpoint address before compaction.
+struct RawEp {
+    ip: IpAddr,
+    host: Option<Box<str>>,
+    group: u16,
 }
 
 /// Endpoints of one Service gathered from its slices (or Endpoints subsets).
 #[derive(Default)]
 struct Collected {
     groups: Vec<Box<[Port]>>,
-    eps: Vec<Ep>,
+    eps: Vec<RawEp>,
     not_ready: usize,
 }
 
 impl Collected {
-    fn group(&mut self, ports: Vec<Port>) -> u32 {
+    fn group(&mut self, ports: Vec<Port>) -> u16 {
         let mut ports = ports;
         ports.sort();
         ports.dedup();
@@ -230,10 +268,10 @@ impl Collected {
                 self.groups.len() - 1
             }
         };
-        u32::try_from(idx).unwrap_or(u32::MAX)
+        u16::try_from(idx).unwrap_or(u16::MAX)
     }
 
-    fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u32) {
+    fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u16) {
         let Ok(ip) = ip.trim().parse::<IpAddr>() else {
             return;
         };
@@ -244,7 +282,7 @@ impl Collected {
         let host = host
             .filter(|h| headless::valid_hostname(h))
             .map(|h| h.to_ascii_lowercase().into_boxed_str());
-        self.eps.push(Ep { ip, host, group });
+        self.eps.push(RawEp { ip, host, group });
     }
 
     fn add_slice(&mut self, slice: &EndpointSlice, publish_all: bool) {

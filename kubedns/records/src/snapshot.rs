@@ -53,28 +53,25 @@ pub(crate) struct Port {
     pub port: u16,
 }
 
-/// One published endpoint address. `group` indexes [`Svc::groups`] (its slice's ports).
+/// One published endpoint address (24 bytes). `group` indexes [`Svc::groups`] (its slice's
+/// ports); the hostname, if any, is `host_len` bytes at `host_at` in [`Svc::hosts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ep {
     pub ip: IpAddr,
-    pub host: Option<Box<str>>,
-    pub group: u32,
+    pub group: u16,
+    host_len: u8,
+    host_at: u32,
 }
 
 impl Ep {
-    /// Compares this endpoint's label (hostname or dashed IP) with `label` (lower-cased).
-    pub(crate) fn cmp_label(&self, label: &[u8]) -> Ordering {
-        match &self.host {
-            Some(h) => h.as_bytes().cmp(label),
-            None => crate::name::dashed_ip_into(self.ip, &mut [0u8; 48]).cmp(label),
-        }
-    }
-
-    /// The label: hostname or dashed IP.
-    pub(crate) fn label(&self) -> String {
-        match &self.host {
-            Some(h) => h.to_string(),
-            None => crate::name::dashed_ip(self.ip),
+    /// An endpoint whose hostname is `host = (offset, len)` in its Service's arena.
+    pub(crate) fn new(ip: IpAddr, group: u16, host: Option<(u32, u8)>) -> Ep {
+        let (host_at, host_len) = host.unwrap_or((0, 0));
+        Ep {
+            ip,
+            group,
+            host_len,
+            host_at,
         }
     }
 }
@@ -102,25 +99,43 @@ pub(crate) struct Svc {
     pub groups: Box<[Box<[Port]>]>,
     /// Published endpoints, sorted by (label, ip).
     pub endpoints: Box<[Ep]>,
+    /// The endpoints' hostnames, concatenated (one allocation per Service).
+    pub hosts: Box<str>,
 }
 
 impl Svc {
+    /// The hostname of `ep`, if it has one.
+    pub(crate) fn host(&self, ep: &Ep) -> Option<&str> {
+        if ep.host_len == 0 {
+            return None;
+        }
+        let at = usize::try_from(ep.host_at).ok()?;
+        self.hosts.get(at..at + usize::from(ep.host_len))
+    }
+
+    /// Compares the label of `ep` (hostname or dashed IP) with `label` (lower-cased).
+    pub(crate) fn cmp_label(&self, ep: &Ep, label: &[u8]) -> Ordering {
+        match self.host(ep) {
+            Some(h) => h.as_bytes().cmp(label),
+            None => crate::name::dashed_ip_into(ep.ip, &mut [0u8; 48]).cmp(label),
+        }
+    }
+
     /// Endpoints whose label equals `label` (lower-cased).
     pub(crate) fn endpoints_labelled(&self, label: &[u8]) -> &[Ep] {
         let start = self
             .endpoints
-            .partition_point(|e| e.cmp_label(label) == Ordering::Less);
+            .partition_point(|e| self.cmp_label(e, label) == Ordering::Less);
         let end = self
             .endpoints
-            .partition_point(|e| e.cmp_label(label) != Ordering::Greater);
+            .partition_point(|e| self.cmp_label(e, label) != Ordering::Greater);
         self.endpoints.get(start..end).unwrap_or(&[])
     }
 
     /// The ports of the endpoint group `group`.
-    pub(crate) fn group_ports(&self, group: u32) -> &[Port] {
-        usize::try_from(group)
-            .ok()
-            .and_then(|g| self.groups.get(g))
+    pub(crate) fn group_ports(&self, group: u16) -> &[Port] {
+        self.groups
+            .get(usize::from(group))
             .map(|p| &p[..])
             .unwrap_or(&[])
     }

@@ -26,7 +26,7 @@ pub(crate) fn valid_hostname(h: &str) -> bool {
 /// The name of endpoint `ep`: `<label>.<svc>.<ns>.svc.<zone>.`.
 pub(crate) fn endpoint_name(svc: &Svc, ep: &Ep) -> Option<Name> {
     let mut buf = [0u8; 48];
-    let label = match &ep.host {
+    let label = match svc.host(ep) {
         Some(h) => h.as_bytes(),
         None => crate::name::dashed_ip_into(ep.ip, &mut buf),
     };
@@ -93,7 +93,7 @@ pub(crate) fn srv(
             .get(i..)
             .unwrap_or(&[])
             .iter()
-            .take_while(|e| e.host.is_some() && e.host == first.host)
+            .take_while(|e| svc.host(e).is_some() && svc.host(e) == svc.host(first))
             .count()
             .max(1);
         let eps = svc.endpoints.get(i..i + run).unwrap_or(&[]);
