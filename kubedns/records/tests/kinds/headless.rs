@@ -198,3 +198,64 @@ fn large_headless_service_answers_every_endpoint() {
     let a = crate::support::ask(&snap, "10-1-3-250.big.ns.svc.cluster.local. A");
     assert_eq!(a.answers.len(), 1);
 }
+
+#[test]
+fn slices_win_over_endpoints_and_legacy_annotation_publishes() {
+    let snap = zone(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: both
+  namespace: ns
+spec: {clusterIP: None}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: both, namespace: ns}
+subsets: [{addresses: [{ip: 10.9.9.9}]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: both-1, namespace: ns, labels: {kubernetes.io/service-name: both}}
+addressType: IPv4
+endpoints: [{addresses: [10.1.1.1]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: both-2, namespace: ns, labels: {kubernetes.io/service-name: both}}
+addressType: FQDN
+endpoints: [{addresses: [example.com]}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: tolerant
+  namespace: ns
+  annotations: {service.alpha.kubernetes.io/tolerate-unready-endpoints: "true"}
+spec: {clusterIP: None}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: tolerant, namespace: ns}
+subsets: [{notReadyAddresses: [{ip: 10.2.2.2, hostname: t-0}]}]
+"#,
+    );
+    run(
+        &snap,
+        &[
+            Case::ok(
+                "both.ns.svc.cluster.local. A",
+                &["both.ns.svc.cluster.local. 30 IN A 10.1.1.1"],
+            ),
+            Case::ok(
+                "t-0.tolerant.ns.svc.cluster.local. A",
+                &["t-0.tolerant.ns.svc.cluster.local. 30 IN A 10.2.2.2"],
+            ),
+            Case::ok(
+                "2.2.2.10.in-addr.arpa. PTR",
+                &["2.2.2.10.in-addr.arpa. 30 IN PTR t-0.tolerant.ns.svc.cluster.local."],
+            ),
+        ],
+    );
+}
