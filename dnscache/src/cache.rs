@@ -7,7 +7,7 @@
 //! truncation), and the dnsmasq counters. Eviction is moka's LRU (O(1) per insert).
 //! Must not do I/O. Serve-stale (RFC 8767) keeps entries `stale_window` past their lifetime.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -230,6 +230,36 @@ impl Entry {
     }
 }
 
+/// The cache's keys are already SipHash values of the cache key: hashing them again for
+/// moka's table would only cost time on every hit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyIsHash;
+
+/// The [`Hasher`] of [`KeyIsHash`]: passes a `u64` through.
+#[derive(Debug, Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl BuildHasher for KeyIsHash {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough::default()
+    }
+}
+
 /// Result of a lookup.
 pub enum Lookup {
     /// A fresh entry.
@@ -246,7 +276,7 @@ pub enum Lookup {
 /// either way), which is also what serve-stale reads.
 #[derive(Clone)]
 pub struct Cache {
-    inner: Option<moka::sync::Cache<u64, Entry>>,
+    inner: Option<moka::sync::Cache<u64, Entry, KeyIsHash>>,
     hasher: RandomState,
     policy: Policy,
     metrics: Arc<Metrics>,
@@ -266,7 +296,7 @@ impl Cache {
                         m.evictions.inc();
                     }
                 })
-                .build()
+                .build_with_hasher(KeyIsHash)
         });
         Cache {
             inner,
