@@ -2,6 +2,7 @@
 //! (`.modify()` on the watcher stream). managedFields, annotations other than the ones kube-dns
 //! honours, labels other than the EndpointSlice service link, owner references, statuses and
 //! spec fields DNS never looks at are dropped, so 100,000 endpoints fit in a few tens of MiB.
+//! Vectors are shrunk to their length (serde grows them by doubling while deserialising).
 //! Pure functions; what is kept is pinned by the tests below.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,11 @@ fn keep_keys(
         .filter(|(k, _)| keep.contains(&k.as_str()))
         .collect();
     (!kept.is_empty()).then_some(kept)
+}
+
+fn shrink<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 /// Keeps name, namespace, uid, resourceVersion and the listed labels and annotations.
@@ -58,7 +64,7 @@ pub fn service(svc: &mut Service) {
     svc.status = None;
     svc.spec = svc.spec.take().map(|s| ServiceSpec {
         cluster_ip: s.cluster_ip,
-        cluster_ips: s.cluster_ips,
+        cluster_ips: s.cluster_ips.map(shrink),
         external_name: s.external_name,
         ip_families: s.ip_families,
         publish_not_ready_addresses: s.publish_not_ready_addresses,
@@ -73,8 +79,9 @@ pub fn service(svc: &mut Service) {
                     target_port: p.target_port,
                     ..ServicePort::default()
                 })
-                .collect()
-        }),
+                .collect::<Vec<_>>()
+        })
+        .map(shrink),
         ..ServiceSpec::default()
     });
 }
@@ -83,9 +90,13 @@ pub fn service(svc: &mut Service) {
 /// addresses, conditions, hostname and target reference (kind, namespace, name).
 pub fn endpoint_slice(slice: &mut EndpointSlice) {
     meta(&mut slice.metadata, &[SERVICE_NAME_LABEL], &[]);
+    slice.endpoints.shrink_to_fit();
+    if let Some(ports) = &mut slice.ports {
+        ports.shrink_to_fit();
+    }
     for ep in &mut slice.endpoints {
         *ep = Endpoint {
-            addresses: std::mem::take(&mut ep.addresses),
+            addresses: shrink(std::mem::take(&mut ep.addresses)),
             conditions: ep.conditions.take(),
             hostname: ep.hostname.take(),
             target_ref: target_ref(ep.target_ref.take()),
@@ -163,6 +174,7 @@ mod tests {
         assert_eq!(
             got,
             json!({
+                "apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "7", "uid": "u1",
                              "annotations": {"service.alpha.kubernetes.io/tolerate-unready-endpoints": "true"}},
                 "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10", "clusterIPs": ["10.0.0.10"],
@@ -187,6 +199,7 @@ mod tests {
         assert_eq!(
             got,
             json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "7", "uid": "u1",
                              "labels": {"kubernetes.io/service-name": "web"}},
                 "addressType": "IPv4",

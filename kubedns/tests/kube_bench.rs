@@ -1,0 +1,209 @@
+//! Benchmark drivers for the kube source (ignored in normal test runs; run through
+//! `kubedns/benches/kube_*.sh`, which build in release). Each starts testkit's fake API server
+//! in this process and the kubedns binary cargo built for these tests, and prints one
+//! `RESULT key=value ...` line. Sizes come from the environment:
+//!
+//! - `bench_propagation`: `KUBE_BENCH_CHANGES` (1000) ClusterIP updates, each timed from the
+//!   fake API writing the event to the first UDP answer carrying the new address; p50/p99/max.
+//! - `bench_initial_sync`: `KUBE_BENCH_SERVICES` (10000) Services with
+//!   `KUBE_BENCH_ENDPOINTS` (10) ready endpoints each: time from spawn to the last Service
+//!   answering, and kubedns's VmRSS after.
+//! - `bench_churn_server`: the kit's cluster zone (`svc-S.ns-N`, 100 x 100, A 10.96.x.y) served
+//!   from the fake; kubedns on `KUBE_BENCH_ADDR:KUBE_BENCH_PORT`, pid in `$WORK/kubedns.bgpid`;
+//!   `KUBE_BENCH_RATE` (100) endpoint changes per second until `$WORK/kube-churn.stop` exists
+//!   (or `KUBE_BENCH_MAX_SECS`, 600); `$WORK/kube-churn.ready` once answering.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use testkit::apiserver::FakeApiServer;
+use testkit::k8s::{SliceBuilder, slice_for, svc};
+use testkit::proc::Proc;
+
+fn env_num(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spawn(api: &FakeApiServer, addr: &str, port: &str) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubedns"));
+    cmd.args(["--kube-master-url", &api.url(), "--dns-port", port])
+        .args([
+            "--dns-bind-address",
+            addr,
+            "--healthz-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ])
+        .args(["--initial-sync-timeout", "300s"]);
+    let proc = Proc::spawn(cmd).unwrap();
+    let bound = Duration::from_secs(60);
+    let dns = tokio::task::block_in_place(|| proc.listening("udp", bound)).expect("udp listener");
+    (proc, dns)
+}
+
+async fn a_answer(dns: SocketAddr, name: &str) -> Option<(ResponseCode, Vec<Ipv4Addr>)> {
+    let msg = testkit::dns::query(dns, name, RecordType::A).await.ok()?;
+    let ips = msg.answers.iter().filter_map(|r| match &r.data {
+        RData::A(a) => Some(a.0),
+        _ => None,
+    });
+    Some((msg.metadata.response_code, ips.collect()))
+}
+
+/// Polls (tight loop) until `name` answers exactly `want`; panics after `bound`.
+async fn until_ip(dns: SocketAddr, name: &str, want: Ipv4Addr, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    while a_answer(dns, name).await != Some((ResponseCode::NoError, vec![want])) {
+        assert!(Instant::now() < deadline, "{name} never answered {want}");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap_or("VmRSS: 0 kB");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn ip(k: u64) -> Ipv4Addr {
+    Ipv4Addr::new(10, 96, (k / 250) as u8, (k % 250 + 1) as u8)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: kubedns/benches/kube_propagation.sh"]
+async fn bench_propagation() {
+    let changes = env_num("KUBE_BENCH_CHANGES", 1000);
+    let api = FakeApiServer::start().await;
+    for i in 0..100 {
+        let s = svc("ns", &format!("bg-{i}"))
+            .cluster_ip(&ip(20_000 + i).to_string())
+            .port("http", 80, "TCP");
+        api.create(&s);
+        api.create(&slice_for(&s).ready("10.1.0.1"));
+    }
+    let web = svc("ns", "web").port("http", 80, "TCP");
+    api.create(&web.clone().cluster_ip(&ip(0).to_string()));
+    let (_kubedns, dns) = spawn(&api, "127.0.0.1", "0");
+    let name = "web.ns.svc.cluster.local.";
+    until_ip(dns, name, ip(0), Duration::from_secs(60)).await;
+    let mut took = Vec::with_capacity(changes as usize);
+    for k in 1..=changes {
+        let want = ip(k % 60_000);
+        let t0 = Instant::now();
+        api.update(&web.clone().cluster_ip(&want.to_string()));
+        until_ip(dns, name, want, Duration::from_secs(10)).await;
+        took.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_millis(5 + k % 20)).await;
+    }
+    took.sort();
+    println!(
+        "RESULT bench=propagation changes={changes} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        percentile(&took, 0.5),
+        percentile(&took, 0.99),
+        percentile(&took, 1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: kubedns/benches/kube_initial_sync.sh"]
+async fn bench_initial_sync() {
+    let services = env_num("KUBE_BENCH_SERVICES", 10_000);
+    let per = env_num("KUBE_BENCH_ENDPOINTS", 10);
+    let api = FakeApiServer::start().await;
+    for s in 0..services {
+        let svc = svc(&format!("ns-{}", s / 100), &format!("svc-{}", s % 100))
+            .cluster_ip(&ip(s).to_string())
+            .port("http", 80, "TCP");
+        api.create(&svc);
+        let slice = (0..per).fold(slice_for(&svc), |b: SliceBuilder, e| {
+            b.ready(&Ipv4Addr::from(0x0a80_0000 + (s * per + e) as u32).to_string())
+        });
+        api.create(&slice);
+    }
+    let t0 = Instant::now();
+    let (kubedns, dns) = spawn(&api, "127.0.0.1", "0");
+    let last = services - 1;
+    let name = format!("svc-{}.ns-{}.svc.cluster.local.", last % 100, last / 100);
+    until_ip(dns, &name, ip(last), Duration::from_secs(300)).await;
+    let ready = t0.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "RESULT bench=initial_sync services={services} endpoints={} ready_s={:.2} rss_mib={:.1}",
+        services * per,
+        ready.as_secs_f64(),
+        rss_kib(kubedns.pid()) as f64 / 1024.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: kubedns/benches/kube_churn.sh"]
+async fn bench_churn_server() {
+    let work = PathBuf::from(std::env::var("WORK").unwrap_or_else(|_| "/tmp/dnsbench".into()));
+    let rate = env_num("KUBE_BENCH_RATE", 100);
+    let max = Duration::from_secs(env_num("KUBE_BENCH_MAX_SECS", 600));
+    let addr = std::env::var("KUBE_BENCH_ADDR").unwrap_or_else(|_| "127.0.0.5".into());
+    let port = std::env::var("KUBE_BENCH_PORT").unwrap_or_else(|_| "5357".into());
+    let (stop, ready) = (work.join("kube-churn.stop"), work.join("kube-churn.ready"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::remove_file(&stop).ok();
+    std::fs::remove_file(&ready).ok();
+    let api = FakeApiServer::start().await;
+    let mut slices = Vec::new();
+    for k in 0..10_000u64 {
+        let s = svc(&format!("ns-{}", k / 100), &format!("svc-{}", k % 100))
+            .cluster_ip(&ip(k).to_string())
+            .port("http", 80, "TCP");
+        api.create(&s);
+        let slice = slice_for(&s).ready("10.128.0.1").ready("10.128.0.2");
+        api.create(&slice);
+        slices.push(s);
+    }
+    let (kubedns, dns) = spawn(&api, &addr, &port);
+    std::fs::write(work.join("kubedns.bgpid"), kubedns.pid().to_string()).unwrap();
+    until_ip(
+        dns,
+        "svc-99.ns-99.svc.cluster.local.",
+        ip(9_999),
+        Duration::from_secs(120),
+    )
+    .await;
+    std::fs::write(&ready, dns.to_string()).unwrap();
+    let t0 = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    let mut n = 0u64;
+    while !stop.exists() && t0.elapsed() < max {
+        tick.tick().await;
+        if rate == 0 {
+            continue;
+        }
+        let s = &slices[(n * 7919 % 10_000) as usize];
+        let ep = Ipv4Addr::from(0x0a80_0000 + (n % 60_000) as u32 + 3).to_string();
+        api.update(&slice_for(s).ready("10.128.0.1").ready(&ep));
+        n += 1;
+    }
+    println!(
+        "RESULT bench=churn changes={n} secs={:.1} rate={:.1}",
+        t0.elapsed().as_secs_f64(),
+        n as f64 / t0.elapsed().as_secs_f64()
+    );
+}
