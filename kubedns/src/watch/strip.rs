@@ -69,19 +69,21 @@ pub fn service(svc: &mut Service) {
         ip_families: s.ip_families,
         publish_not_ready_addresses: s.publish_not_ready_addresses,
         type_: s.type_,
-        ports: s.ports.map(|ports| {
-            ports
-                .into_iter()
-                .map(|p| ServicePort {
-                    name: p.name,
-                    port: p.port,
-                    protocol: p.protocol,
-                    target_port: p.target_port,
-                    ..ServicePort::default()
-                })
-                .collect::<Vec<_>>()
-        })
-        .map(shrink),
+        ports: s
+            .ports
+            .map(|ports| {
+                ports
+                    .into_iter()
+                    .map(|p| ServicePort {
+                        name: p.name,
+                        port: p.port,
+                        protocol: p.protocol,
+                        target_port: p.target_port,
+                        ..ServicePort::default()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .map(shrink),
         ..ServiceSpec::default()
     });
 }
