@@ -196,34 +196,27 @@ fn build_service(
         Some(ips) => SvcKind::ClusterIp(ips),
         None => SvcKind::Headless,
     };
-    let (endpoints, hosts) = compact(collected.eps);
+    let not_ready = collected.not_ready;
+    let (endpoints, hosts, groups) = collected.compact();
     Some(Built {
         svc: Svc {
             name: fqdn,
             kind,
             ports,
-            groups: collected.groups.into_boxed_slice(),
+            groups,
             endpoints,
             hosts,
         },
-        not_ready: collected.not_ready,
+        not_ready,
     })
 }
 
-/// Sorts endpoints by (label, ip), drops duplicates, and moves hostnames into one arena.
-fn compact(mut raw: Vec<RawEp>) -> (Box<[Ep]>, Box<str>) {
-    raw.sort_by_cached_key(|e| {
-        let label = match &e.host {
-            Some(h) => h.to_string(),
-            None => crate::name::dashed_ip(e.ip),
-        };
-        (label, e.ip)
-    });
-    raw.dedup_by(|a, b| a.ip == b.ip && a.host == b.host);
+/// Moves hostnames of sorted, deduplicated endpoints into one arena.
+fn arena(raw: &[RawEp]) -> (Box<[Ep]>, Box<str>) {
     let mut hosts = String::new();
     let mut last: Option<(&str, (u32, u8))> = None;
     let mut eps = Vec::with_capacity(raw.len());
-    for e in &raw {
+    for e in raw {
         let host = e.host.as_deref().and_then(|h| match last {
             Some((prev, at)) if prev == h => Some(at),
             _ => {
@@ -269,6 +262,42 @@ impl Collected {
             }
         };
         u16::try_from(idx).unwrap_or(u16::MAX)
+    }
+
+    /// Sorts endpoints by (label, ip) and merges duplicates: the same address with the same
+    /// hostname listed by two slices (or subsets) with different ports keeps the union of
+    /// their ports, so `_<port>._<proto>` finds it under either. Then builds the arena.
+    fn compact(mut self) -> (Box<[Ep]>, Box<str>, Box<[Box<[Port]>]>) {
+        let mut raw = std::mem::take(&mut self.eps);
+        raw.sort_by_cached_key(|e| {
+            let label = match &e.host {
+                Some(h) => h.to_string(),
+                None => crate::name::dashed_ip(e.ip),
+            };
+            (label, e.ip, e.group)
+        });
+        let mut merged: Vec<RawEp> = Vec::with_capacity(raw.len());
+        for e in raw {
+            match merged.last_mut() {
+                Some(prev) if prev.ip == e.ip && prev.host == e.host => {
+                    if prev.group != e.group {
+                        let mut ports = self.group_ports(prev.group);
+                        ports.extend(self.group_ports(e.group));
+                        prev.group = self.group(ports);
+                    }
+                }
+                _ => merged.push(e),
+            }
+        }
+        let (eps, hosts) = arena(&merged);
+        (eps, hosts, self.groups.into_boxed_slice())
+    }
+
+    fn group_ports(&self, group: u16) -> Vec<Port> {
+        self.groups
+            .get(usize::from(group))
+            .map(|g| g.to_vec())
+            .unwrap_or_default()
     }
 
     fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u16) {

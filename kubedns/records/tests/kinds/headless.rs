@@ -259,3 +259,48 @@ subsets: [{notReadyAddresses: [{ip: 10.2.2.2, hostname: t-0}]}]
         ],
     );
 }
+
+/// The same address (same hostname) in two slices with different ports: one endpoint whose
+/// SRV names answer the ports of both slices, and one A record.
+#[test]
+fn an_address_in_two_slices_keeps_the_ports_of_both() {
+    let snap = zone(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: multi, namespace: ns}
+spec: {clusterIP: None}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: multi-a, namespace: ns, labels: {kubernetes.io/service-name: multi}}
+addressType: IPv4
+endpoints: [{addresses: [10.0.0.1], hostname: m-0}]
+ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: multi-b, namespace: ns, labels: {kubernetes.io/service-name: multi}}
+addressType: IPv4
+endpoints: [{addresses: [10.0.0.1], hostname: m-0}]
+ports: [{name: metrics, port: 9090, protocol: TCP}]
+"#,
+    );
+    let extra = &["m-0.multi.ns.svc.cluster.local. 30 IN A 10.0.0.1"];
+    run(&snap, &[
+        Case::ok("multi.ns.svc.cluster.local. A", &["multi.ns.svc.cluster.local. 30 IN A 10.0.0.1"]),
+        Case::ok("_http._tcp.multi.ns.svc.cluster.local. SRV", &[
+            "_http._tcp.multi.ns.svc.cluster.local. 30 IN SRV 10 100 80 m-0.multi.ns.svc.cluster.local.",
+        ])
+        .extra(extra),
+        Case::ok("_metrics._tcp.multi.ns.svc.cluster.local. SRV", &[
+            "_metrics._tcp.multi.ns.svc.cluster.local. 30 IN SRV 10 100 9090 m-0.multi.ns.svc.cluster.local.",
+        ])
+        .extra(extra),
+        Case::ok("multi.ns.svc.cluster.local. SRV", &[
+            "multi.ns.svc.cluster.local. 30 IN SRV 10 50 80 m-0.multi.ns.svc.cluster.local.",
+            "multi.ns.svc.cluster.local. 30 IN SRV 10 50 9090 m-0.multi.ns.svc.cluster.local.",
+        ])
+        .extra(extra),
+    ]);
+}
