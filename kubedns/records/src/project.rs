@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use hickory_proto::rr::Name;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -197,16 +198,8 @@ fn build_service(
         None => SvcKind::Headless,
     };
     let not_ready = collected.not_ready;
-    let (endpoints, hosts, groups) = collected.compact();
     Some(Built {
-        svc: Svc {
-            name: fqdn,
-            kind,
-            ports,
-            groups,
-            endpoints,
-            hosts,
-        },
+        svc: collected.into_svc(fqdn, kind, ports),
         not_ready,
     })
 }
@@ -266,8 +259,8 @@ impl Collected {
 
     /// Sorts endpoints by (label, ip) and merges duplicates: the same address with the same
     /// hostname listed by two slices (or subsets) with different ports keeps the union of
-    /// their ports, so `_<port>._<proto>` finds it under either. Then builds the arena.
-    fn compact(mut self) -> (Box<[Ep]>, Box<str>, Box<[Box<[Port]>]>) {
+    /// their ports, so `_<port>._<proto>` finds it under either. Then builds the Service.
+    fn into_svc(mut self, name: Name, kind: SvcKind, ports: Box<[Port]>) -> Svc {
         let mut raw = std::mem::take(&mut self.eps);
         raw.sort_by_cached_key(|e| {
             let label = match &e.host {
@@ -289,8 +282,15 @@ impl Collected {
                 _ => merged.push(e),
             }
         }
-        let (eps, hosts) = arena(&merged);
-        (eps, hosts, self.groups.into_boxed_slice())
+        let (endpoints, hosts) = arena(&merged);
+        Svc {
+            name,
+            kind,
+            ports,
+            groups: self.groups.into_boxed_slice(),
+            endpoints,
+            hosts,
+        }
     }
 
     fn group_ports(&self, group: u16) -> Vec<Port> {
