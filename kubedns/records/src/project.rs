@@ -322,13 +322,7 @@ impl Collected {
             .ports
             .iter()
             .flatten()
-            .filter_map(|p| {
-                Some(Port {
-                    name: p.name.as_deref().unwrap_or("").to_ascii_lowercase().into(),
-                    proto: crate::snapshot::Proto::parse(p.protocol.as_deref())?,
-                    port: u16::try_from(p.port?).ok()?,
-                })
-            })
+            .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
             .collect();
         let group = self.group(ports);
         for ep in &slice.endpoints {
@@ -345,13 +339,7 @@ impl Collected {
                 .ports
                 .iter()
                 .flatten()
-                .filter_map(|p| {
-                    Some(Port {
-                        name: p.name.as_deref().unwrap_or("").to_ascii_lowercase().into(),
-                        proto: crate::snapshot::Proto::parse(p.protocol.as_deref())?,
-                        port: u16::try_from(p.port).ok()?,
-                    })
-                })
+                .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port))
                 .collect();
             let group = self.group(ports);
             for a in subset.addresses.iter().flatten() {

@@ -53,6 +53,18 @@ pub(crate) struct Port {
     pub port: u16,
 }
 
+impl Port {
+    /// A port from the fields Service, EndpointSlice and Endpoints ports share; `None` for
+    /// an unknown protocol or a number outside 0..=65535.
+    pub(crate) fn new(name: Option<&str>, protocol: Option<&str>, port: i32) -> Option<Port> {
+        Some(Port {
+            name: name.unwrap_or("").to_ascii_lowercase().into(),
+            proto: Proto::parse(protocol)?,
+            port: u16::try_from(port).ok()?,
+        })
+    }
+}
+
 /// One published endpoint address (24 bytes). `group` indexes [`Svc::groups`] (its slice's
 /// ports); the hostname, if any, is `host_len` bytes at `host_at` in [`Svc::hosts`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -98,7 +98,10 @@ fn acceptance_names_of_the_example_cluster() {
             "nginx-svc.nginx-ns.svc.cluster.local. 30 IN A 10.104.13.251"
         ]
     );
-    assert_eq!(ask("dns-version.cluster.local.", "TXT").len(), 1);
+    assert_eq!(
+        ask("dns-version.cluster.local.", "TXT"),
+        ["dns-version.cluster.local. 30 IN TXT 1.1.0"]
+    );
     assert_eq!(ask("kubernetes.default.svc.cluster.local.", "SRV").len(), 1);
     assert_eq!(
         ask("web-0.web-sts.default.svc.cluster.local.", "A"),

@@ -39,13 +39,7 @@ pub(crate) fn service_ports(spec: Option<&ServiceSpec>) -> Box<[Port]> {
     spec.and_then(|s| s.ports.as_ref())
         .into_iter()
         .flatten()
-        .filter_map(|p| {
-            Some(Port {
-                name: p.name.as_deref().unwrap_or("").to_ascii_lowercase().into(),
-                proto: Proto::parse(p.protocol.as_deref())?,
-                port: u16::try_from(p.port).ok()?,
-            })
-        })
+        .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port))
         .collect()
 }
 
