@@ -108,7 +108,6 @@ pub async fn run(
         metrics.clone(),
     ));
     let tracker = TaskTracker::new();
-    let rt = tokio::runtime::Handle::current();
     let mut workers = Vec::new();
     for group in sockets.udp {
         if let Some(first) = group.first() {
@@ -116,10 +115,10 @@ pub async fn run(
             tracing::info!("listening on udp {addr}");
         }
         for sock in group {
-            let (p, rt, tr, stop) = (pipeline.clone(), rt.clone(), tracker.clone(), token.clone());
+            let (p, stop, drain) = (pipeline.clone(), token.clone(), cfg.drain);
             let handle = std::thread::Builder::new()
                 .name("dnscache-udp".into())
-                .spawn(move || udp::worker(sock, p, rt, tr, stop))
+                .spawn(move || udp::worker(sock, p, stop, drain))
                 .map_err(setup("udp worker thread"))?;
             workers.push(handle);
         }
@@ -163,13 +162,15 @@ pub async fn run(
         in_flight = pipeline.in_flight(),
         "stopped reading, draining in-flight queries"
     );
-    let joined = tokio::task::spawn_blocking(move || {
+    tracker.close();
+    // UDP workers finish their own in-flight misses (each bounded by `cfg.drain`); TCP
+    // connections and their queries drain here, at the same time.
+    let udp = tokio::task::spawn_blocking(move || {
         for w in workers {
             let _ = w.join();
         }
     });
-    let _ = joined.await;
-    tracker.close();
-    ops::shutdown::drain("in-flight queries", cfg.drain, tracker.wait()).await;
+    let tcp = ops::shutdown::drain("in-flight TCP queries", cfg.drain, tracker.wait());
+    let _ = tokio::join!(udp, tcp);
     Ok(())
 }

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.workers().clamp(1, 4))
+        .worker_threads(cli.workers().clamp(1, 2))
         .enable_all()
         .build()
     {

@@ -1,30 +1,27 @@
-//! The UDP worker loop: one blocking socket per thread, batched with `recvmmsg`
-//! (`MSG_WAITFORONE`: block for one datagram, take whatever else is queued) and `sendmmsg`.
+//! The UDP worker loop: one socket per thread (`SO_REUSEPORT` sibling or a duplicate of the
+//! inherited socket), a single-threaded runtime per thread, batches of `recvmmsg`/`sendmmsg`.
 //!
-//! Owns: the hit path's system calls. At low rates a query costs one `recvmmsg` and one
-//! `sendmmsg`; under load both are amortised over up to [`BATCH`] queries. Misses become
-//! tasks on the async runtime (tracked for the drain) that send their own reply. The loop
-//! checks for shutdown at least every [`UDP_POLL`] (the socket's read timeout), so after
-//! SIGTERM it stops reading and a process sharing the socket gets the new queries.
-//! Must not decide answers (the pipeline does).
+//! Owns: the hit path's system calls. At low rates a query costs one `epoll_wait`, one
+//! `recvmmsg` and one `sendmmsg`; under load all three are amortised over up to [`BATCH`]
+//! queries. Misses become tasks on the same thread (no hand-off) that send their own reply.
+//! On shutdown the loop stops reading at once, so a process sharing the socket gets the new
+//! queries, and the thread finishes its in-flight misses. Must not decide answers.
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
+use tokio::io::Interest;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::pipeline::{Pipeline, Step, Transport};
 
-/// How long a worker blocks before checking for shutdown.
-pub const UDP_POLL: Duration = Duration::from_millis(50);
 /// Datagrams per `recvmmsg`/`sendmmsg`.
 pub const BATCH: usize = 32;
 /// Largest query datagram read (longer ones are cut and answered FORMERR).
@@ -37,22 +34,40 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
     a.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
 }
 
-/// Serves `sock` on the calling thread until `stop` is cancelled.
-pub fn worker(
-    sock: UdpSocket,
-    pipeline: Arc<Pipeline>,
-    rt: tokio::runtime::Handle,
-    tracker: TaskTracker,
-    stop: CancellationToken,
-) {
-    if let Err(e) = sock
-        .set_nonblocking(false)
-        .and_then(|()| sock.set_read_timeout(Some(UDP_POLL)))
+/// Serves `sock` on the calling thread until `stop` is cancelled, then finishes the misses
+/// still in flight on this thread (bounded by `drain`).
+///
+/// Each worker thread runs its own single-threaded runtime: the receive loop and the upstream
+/// exchanges of its misses share the thread, so a miss costs no thread hand-off.
+pub fn worker(sock: UdpSocket, pipeline: Arc<Pipeline>, stop: CancellationToken, drain: Duration) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
     {
-        tracing::error!(error = %e, "cannot configure UDP socket");
-        return;
-    }
-    let sock = Arc::new(sock);
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a UDP worker runtime");
+            return;
+        }
+    };
+    let in_flight = TaskTracker::new();
+    rt.block_on(async {
+        if let Err(e) = serve(sock, &pipeline, &in_flight, &stop).await {
+            tracing::error!(error = %e, "UDP worker failed");
+        }
+        in_flight.close();
+        ops::shutdown::drain("UDP in-flight queries", drain, in_flight.wait()).await;
+    });
+}
+
+async fn serve(
+    sock: UdpSocket,
+    pipeline: &Arc<Pipeline>,
+    in_flight: &TaskTracker,
+    stop: &CancellationToken,
+) -> std::io::Result<()> {
+    sock.set_nonblocking(true)?;
+    let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
     let fd = sock.as_raw_fd();
     let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -60,30 +75,39 @@ pub fn worker(
     let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
     let mut received: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
     let mut dests: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
-    while !stop.is_cancelled() {
-        let n = {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Ok(()),
+            r = sock.readable() => r?,
+        };
+        // Without MSG_WAITFORONE a non-blocking recvmmsg takes what is queued, up to BATCH;
+        // EAGAIN (no datagram) clears the readiness, and we wait for the next edge.
+        let got = sock.try_io(Interest::READABLE, || {
             let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
-            match recvmmsg(
+            let results = recvmmsg(
                 fd,
                 &mut rx_headers,
                 iovs.iter_mut(),
-                MsgFlags::MSG_WAITFORONE,
+                MsgFlags::MSG_DONTWAIT,
                 None,
-            ) {
-                Ok(results) => {
-                    let mut n = 0;
-                    for (slot, r) in received.iter_mut().zip(results) {
-                        *slot = (r.bytes, r.address);
-                        n += 1;
-                    }
-                    n
-                }
-                Err(Errno::EAGAIN | Errno::EINTR) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "UDP receive failed");
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
+            )
+            .map_err(std::io::Error::from)?;
+            let mut n = 0;
+            for (slot, r) in received.iter_mut().zip(results) {
+                *slot = (r.bytes, r.address);
+                n += 1;
+            }
+            Ok(n)
+        });
+        let n = match got {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "UDP receive failed");
+                continue;
             }
         };
         let mut replies = 0;
@@ -99,29 +123,30 @@ pub fn worker(
                 Step::Miss(miss) => {
                     let Some(peer) = to_std(addr) else { continue };
                     let (pipeline, sock) = (pipeline.clone(), sock.clone());
-                    tracker.spawn_on(
-                        async move {
-                            let mut out = Vec::new();
-                            pipeline.miss(miss, &mut out).await;
-                            if !out.is_empty()
-                                && let Err(e) = sock.send_to(&out, peer)
-                            {
-                                tracing::debug!(error = %e, %peer, "UDP send failed");
-                            }
-                        },
-                        &rt,
-                    );
+                    in_flight.spawn(async move {
+                        let mut out = Vec::new();
+                        pipeline.miss(miss, &mut out).await;
+                        if !out.is_empty()
+                            && let Err(e) = sock.try_send_to(&out, peer)
+                        {
+                            tracing::debug!(error = %e, %peer, "UDP send failed");
+                        }
+                    });
                 }
             }
         }
         if replies > 0 {
             send_batch(&sock, &mut tx_headers, &outs[..replies], &dests[..replies]);
         }
+        if n == BATCH {
+            // More may be queued: let this thread's miss tasks run first.
+            tokio::task::yield_now().await;
+        }
     }
 }
 
 fn send_batch(
-    sock: &UdpSocket,
+    sock: &tokio::net::UdpSocket,
     headers: &mut MultiHeaders<SockaddrStorage>,
     outs: &[Vec<u8>],
     dests: &[Option<SockaddrStorage>],
@@ -145,7 +170,7 @@ fn send_batch(
     // Whatever sendmmsg did not take goes one by one (rare: a full send buffer).
     for (out, dest) in outs.iter().zip(dests).skip(sent) {
         if let Some(peer) = dest.as_ref().and_then(to_std)
-            && let Err(e) = sock.send_to(out, peer)
+            && let Err(e) = sock.try_send_to(out, peer)
         {
             tracing::debug!(error = %e, %peer, "UDP send failed");
         }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::Read;
+use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Command;
@@ -118,10 +118,11 @@ async fn serves_inherited_sockets_and_signals_ready() {
     ];
     let p = Proc::spawn(dnscache(&args)).unwrap();
     drop(ready_w);
-    let mut ready = std::fs::File::from(ready_r);
+    // Read one line, not to EOF: children spawned by concurrent tests may hold the write end.
+    let mut ready = std::io::BufReader::new(std::fs::File::from(ready_r));
     let line = tokio::task::spawn_blocking(move || {
         let mut s = String::new();
-        ready.read_to_string(&mut s).map(|_| s)
+        ready.read_line(&mut s).map(|_| s)
     });
     let line = tokio::time::timeout(T, line)
         .await
