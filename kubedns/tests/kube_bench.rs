@@ -7,7 +7,7 @@
 //!   fake API writing the event to the first UDP answer carrying the new address; p50/p99/max.
 //! - `bench_initial_sync`: `KUBE_BENCH_SERVICES` (10000) Services with
 //!   `KUBE_BENCH_ENDPOINTS` (10) ready endpoints each: time from spawn to the last Service
-//!   answering, and kubedns's VmRSS after.
+//!   answering, and kubedns's VmRSS after (plus the zone's generation and rebuild time).
 //! - `bench_churn_server`: the kit's cluster zone (`svc-S.ns-N`, 100 x 100, A 10.96.x.y) served
 //!   from the fake; kubedns on `KUBE_BENCH_ADDR:KUBE_BENCH_PORT`, pid in `$WORK/kubedns.bgpid`;
 //!   `KUBE_BENCH_RATE` (100) endpoint changes per second until `$WORK/kube-churn.stop` exists
@@ -147,6 +147,26 @@ async fn bench_initial_sync() {
     until_ip(dns, &name, ip(last), Duration::from_secs(300)).await;
     let ready = t0.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The zone's own figures (rebuild count and time) from whichever HTTP port serves /metrics.
+    let https = kubedns
+        .listening_all("http", 2, Duration::from_secs(5))
+        .unwrap_or_default();
+    let metrics =
+        https
+            .into_iter()
+            .find_map(|http| match testkit::pod::http_get(http, "/metrics") {
+                Ok((200, body)) => Some(body),
+                _ => None,
+            });
+    let wanted = [
+        "kubedns_zone_generation",
+        "kubedns_zone_last_rebuild_seconds",
+    ];
+    for line in metrics.unwrap_or_default().lines() {
+        if wanted.iter().any(|w| line.starts_with(w)) {
+            println!("METRIC {line}");
+        }
+    }
     println!(
         "RESULT bench=initial_sync services={services} endpoints={} ready_s={:.2} rss_mib={:.1}",
         services * per,

@@ -8,7 +8,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
@@ -157,6 +157,9 @@ pub(super) async fn publish(stores: Stores, tx: SourceTx, ctx: Ctx) {
     }
     tracing::info!("initial sync with the Kubernetes API complete");
     loop {
+        // This set includes every change signalled so far: drop a pending wake-up so a burst
+        // (e.g. the InitDones of the first sync) does not cost a second identical projection.
+        let _ = ctx.changed.notified().now_or_never();
         let objects = stores.snapshot();
         ctx.metrics.objects("Service", objects.services.len());
         ctx.metrics
