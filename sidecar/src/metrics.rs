@@ -156,38 +156,6 @@ mod tests {
         assert_eq!(b, prometheus::exponential_buckets(0.25, 2.0, 16).unwrap());
     }
 
-    /// The golden list of names and types (reference §4.4); no `_total` anywhere.
-    #[test]
-    fn golden_names_and_types() {
-        let reg = Registry::new();
-        DnsmasqMetrics::register(&reg, "kubedns").unwrap();
-        ProbeMetrics::register(&reg, "kubedns", "kubedns").unwrap();
-        ProbeMetrics::register(&reg, "kubedns", "dnsmasq").unwrap();
-        let text = ops::metrics::encode(&reg);
-        let mut types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        types.sort_unstable();
-        assert_eq!(
-            types,
-            [
-                "# TYPE kubedns_dnsmasq_errors counter",
-                "# TYPE kubedns_dnsmasq_evictions counter",
-                "# TYPE kubedns_dnsmasq_hits counter",
-                "# TYPE kubedns_dnsmasq_insertions counter",
-                "# TYPE kubedns_dnsmasq_max_size counter",
-                "# TYPE kubedns_dnsmasq_misses counter",
-                "# TYPE kubedns_probe_dnsmasq_errors counter",
-                "# TYPE kubedns_probe_dnsmasq_latency_ms histogram",
-                "# TYPE kubedns_probe_dnsmasq_up gauge",
-                "# TYPE kubedns_probe_kubedns_errors counter",
-                "# TYPE kubedns_probe_kubedns_latency_ms histogram",
-                "# TYPE kubedns_probe_kubedns_up gauge",
-            ]
-        );
-        assert!(text.contains("kubedns_probe_kubedns_latency_ms_bucket{le=\"8192\"} 0\n"));
-        assert!(text.contains("kubedns_dnsmasq_hits 0\n"));
-        assert!(!text.contains("_total"));
-    }
-
     #[test]
     fn namespace_is_configurable_and_duplicates_are_refused() {
         let reg = Registry::new();

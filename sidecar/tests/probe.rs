@@ -6,17 +6,25 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use hickory_proto::rr::{DNSClass, RecordType};
+
 use testkit::dns::eventually;
 use testkit::upstream::{MockUpstream, Reply, reply_a, reply_nodata, reply_nxdomain};
 
 mod support;
 use support::{Sidecar, WAIT, dead_port};
 
+/// Answers `ok.*` only when asked the way kube-dns's probe asks (type A, class IN, RD=1),
+/// so a healthy `ok` probe also proves the question's shape.
 async fn mock() -> MockUpstream {
     MockUpstream::start(|req| {
-        let name = req.queries[0].name().to_ascii();
+        let q = &req.queries[0];
+        let name = q.name().to_ascii();
+        let shaped = q.query_type() == RecordType::A
+            && q.query_class() == DNSClass::IN
+            && req.metadata.recursion_desired;
         match name.split('.').next().unwrap_or("") {
-            "ok" => Reply::Msg(reply_a(req, Ipv4Addr::new(10, 0, 0, 1), 30)),
+            "ok" if shaped => Reply::Msg(reply_a(req, Ipv4Addr::new(10, 0, 0, 1), 30)),
             "nx" => Reply::Msg(reply_nxdomain(req, 60)),
             _ => Reply::Msg(reply_nodata(req, 60)),
         }
@@ -87,7 +95,7 @@ async fn answering_name_is_healthy_nxdomain_nodata_and_dead_are_not() {
             Some(0.0)
         );
     }
-    // The probes asked the right question: type and class, RD set.
+    // The probes reached the server (the question's shape is checked by `mock`).
     assert!(up.count_for("ok.test") >= 1);
     assert!(up.count_for("nodata.test") >= 1);
 
