@@ -48,7 +48,7 @@ awk -v nns="$N_NS" -v nsvc="$N_SVC" 'BEGIN{ k=0;
     printf "---\napiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: ns-%d}\n", s, n;
     printf "spec: {clusterIP: %s, clusterIPs: [%s], ports: [{name: http, port: 80, protocol: TCP}]}\n", ip, ip } }' \
   > "$M/cluster.yaml"
-grep ' cluster.local A$' "$WORK/queries/mixed.txt" > "$QC"
+grep '\.cluster\.local A$' "$WORK/queries/mixed.txt" >"$QC"
 
 stop_all() { ./stop.sh kubedns knot >/dev/null 2>&1 || true; }
 trap stop_all EXIT
