@@ -78,7 +78,7 @@ pub async fn run(
     token: CancellationToken,
 ) -> Result<(), SuperviseError> {
     let source = DirSource::new(&opts.config_dir);
-    let initial = source.read().unwrap_or_else(|e| {
+    let initial = source.read_async().await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot read config directory at start; using the default config");
         Snapshot::default()
     });

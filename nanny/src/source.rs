@@ -98,6 +98,20 @@ impl DirSource {
         })
     }
 
+    /// [`DirSource::read`] on the blocking pool, so that a slow volume never stalls the
+    /// (single-threaded) runtime that also supervises dnscache.
+    pub async fn read_async(&self) -> Result<Snapshot, SourceError> {
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || source.read())
+            .await
+            .unwrap_or_else(|e| {
+                Err(SourceError::ReadFailed {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other(e),
+                })
+            })
+    }
+
     /// Spawns the watcher; every distinct version read is sent once, the first immediately.
     /// Read errors are logged and skipped (kube-dns semantics). Stops with `token`.
     pub fn watch(self, interval: Duration, token: CancellationToken) -> mpsc::Receiver<Snapshot> {
@@ -125,7 +139,7 @@ impl DirSource {
                 // The watch died with the directory; poll until it is back.
                 watcher = None;
             }
-            match self.read() {
+            match self.read_async().await {
                 Ok(snap) if last.as_ref() != Some(&snap.version) => {
                     tracing::debug!(version = %snap.version, keys = snap.data.len(), "config directory changed");
                     last = Some(snap.version.clone());
