@@ -86,3 +86,25 @@ fn bad_values_are_usage_errors() {
         assert_eq!(err.exit_code(), 2, "{bad:?}");
     }
 }
+
+/// Everything after the first `--` reaches dnscache unchanged, including flags that look
+/// like the nanny's own and a second `--` (dnsmasq-nanny's `ExtractDnsmasqArgs`).
+#[test]
+fn child_args_are_passed_verbatim() {
+    let cli = Cli::parse_go([
+        "nanny",
+        "-v=1",
+        "--",
+        "-v=2",
+        "-configDir=/x",
+        "--port=5",
+        "--",
+        "-k",
+    ])
+    .unwrap();
+    assert_eq!(cli.v, 1);
+    assert_eq!(
+        cli.child_args,
+        ["-v=2", "-configDir=/x", "--port=5", "--", "-k"]
+    );
+}
