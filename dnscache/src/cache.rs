@@ -289,6 +289,8 @@ impl Cache {
             let m = metrics.clone();
             moka::sync::Cache::builder()
                 .max_capacity(policy.capacity)
+                // Sized up front: no table growth (and rehashing) while the cache fills.
+                .initial_capacity(usize::try_from(policy.capacity.min(1 << 20)).unwrap_or(0))
                 .eviction_policy(EvictionPolicy::lru())
                 .eviction_listener(move |_k, v: Entry, cause| {
                     // dnsmasq counts live entries pushed out to make room.

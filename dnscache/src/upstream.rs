@@ -17,8 +17,9 @@ use tokio::net::{TcpStream, UdpSocket};
 use crate::metrics::Metrics;
 use crate::wire;
 
-/// Largest UDP reply we read (we advertise 1232; some servers send more).
-const UDP_BUF: usize = 4096;
+/// Receive buffer for UDP replies. We advertise 1232 bytes (or 512 without EDNS); a reply
+/// that fills the buffer may have been cut, so it is retried over TCP.
+const UDP_BUF: usize = 2048;
 
 /// A failed exchange with one server.
 #[derive(Debug, Error)]
@@ -58,13 +59,16 @@ async fn udp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
     let sock = UdpSocket::bind(local).await?;
     sock.connect(server).await?;
     sock.send(query).await?;
-    let mut buf = vec![0u8; UDP_BUF];
     loop {
-        let n = sock.recv(&mut buf).await?;
-        if accepts(&buf[..n], query) {
-            // An exact-size copy: shrinking the receive buffer in place would leave a hole
-            // behind every cached entry (4 KiB per entry instead of ~100 bytes).
-            return Ok(buf[..n].to_vec());
+        // Not zeroed: `recv_buf` only exposes what the kernel wrote. The cache copies what it
+        // keeps into its own exact-size allocation.
+        let mut buf = Vec::with_capacity(UDP_BUF);
+        let n = sock.recv_buf(&mut buf).await?;
+        if n >= UDP_BUF && buf.len() > 2 {
+            buf[2] |= 0x02; // possibly cut: mark truncated, the caller retries over TCP
+        }
+        if accepts(&buf, query) {
+            return Ok(buf);
         }
         tracing::debug!(upstream = %server, "ignoring a reply that does not match our query");
     }
