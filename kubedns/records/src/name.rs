@@ -51,6 +51,15 @@ pub(crate) fn dashed_ip_into(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     buf.get(..len).unwrap_or(&[])
 }
 
+/// Parses an IP from an object field the way kube-dns does (`net.ParseIP(s).String()`):
+/// surrounding blanks ignored, an IPv4-mapped IPv6 address (`::ffff:10.0.0.9`) is IPv4.
+pub(crate) fn parse_object_ip(text: &str) -> Option<IpAddr> {
+    text.trim()
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
 /// Parses a pod label (`10-244-1-5`, `fd00--5`) back into an IP, case-insensitively.
 pub fn parse_dashed_ip(label: &[u8]) -> Option<IpAddr> {
     let text = std::str::from_utf8(label).ok()?;

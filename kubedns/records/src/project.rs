@@ -301,7 +301,7 @@ impl Collected {
     }
 
     fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u16) {
-        let Ok(ip) = ip.trim().parse::<IpAddr>() else {
+        let Some(ip) = crate::name::parse_object_ip(ip) else {
             return;
         };
         if !ready && !publish_all {

@@ -28,7 +28,7 @@ pub(crate) fn cluster_ips(spec: Option<&ServiceSpec>) -> Option<Box<[IpAddr]>> {
     }
     let mut ips: Vec<IpAddr> = listed
         .iter()
-        .filter_map(|s| s.trim().parse().ok())
+        .filter_map(|s| crate::name::parse_object_ip(s))
         .collect();
     ips.dedup();
     Some(ips.into_boxed_slice())

@@ -30,7 +30,7 @@ pub(crate) fn pod_ips(pods: &[Arc<Pod>]) -> Vec<(Box<str>, IpAddr)> {
         };
         let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
         for ip in listed.chain(status.pod_ip.as_deref()) {
-            if let Ok(ip) = ip.trim().parse::<IpAddr>() {
+            if let Some(ip) = name::parse_object_ip(ip) {
                 out.push((ns.clone(), ip));
             }
         }

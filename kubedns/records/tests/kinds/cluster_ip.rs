@@ -91,3 +91,53 @@ fn owner_spelling_is_kept() {
         "web.ns.svc.cluster.local."
     );
 }
+
+/// IPs are read as kube-dns reads them (`net.ParseIP(s).String()`): an IPv4-mapped IPv6
+/// address is IPv4, in cluster IPs and endpoint addresses alike (A, dashed name, PTR).
+#[test]
+fn ipv4_mapped_addresses_are_ipv4() {
+    let snap = zone(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: mapped, namespace: ns}
+spec: {clusterIP: "::ffff:10.96.0.9"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hl, namespace: ns}
+spec: {clusterIP: None}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: hl, namespace: ns}
+subsets: [{addresses: [{ip: "::ffff:10.0.0.9"}]}]
+"#,
+    );
+    run(
+        &snap,
+        &[
+            Case::ok(
+                "mapped.ns.svc.cluster.local. A",
+                &["mapped.ns.svc.cluster.local. 30 IN A 10.96.0.9"],
+            ),
+            Case::nodata("mapped.ns.svc.cluster.local. AAAA"),
+            Case::ok(
+                "hl.ns.svc.cluster.local. A",
+                &["hl.ns.svc.cluster.local. 30 IN A 10.0.0.9"],
+            ),
+            Case::ok(
+                "10-0-0-9.hl.ns.svc.cluster.local. A",
+                &["10-0-0-9.hl.ns.svc.cluster.local. 30 IN A 10.0.0.9"],
+            ),
+            Case::ok(
+                "9.0.0.10.in-addr.arpa. PTR",
+                &["9.0.0.10.in-addr.arpa. 30 IN PTR 10-0-0-9.hl.ns.svc.cluster.local."],
+            ),
+            Case::ok(
+                "9.0.96.10.in-addr.arpa. PTR",
+                &["9.0.96.10.in-addr.arpa. 30 IN PTR mapped.ns.svc.cluster.local."],
+            ),
+        ],
+    );
+}
