@@ -238,10 +238,23 @@ impl Pipeline {
                     reply = Some(r);
                 }
             }
+            let qtype = u16::from_be_bytes([key[key.len() - 5], key[key.len() - 4]]);
             let Some(bytes) = reply else {
-                tracing::debug!(route = self.routes.describe(route), "every upstream failed");
+                tracing::debug!(
+                    qname = %wire::name_to_string(name),
+                    qtype,
+                    route = self.routes.describe(route),
+                    "every upstream failed"
+                );
                 return Err(Failed);
             };
+            tracing::debug!(
+                qname = %wire::name_to_string(name),
+                qtype,
+                rcode = bytes[3] & 0x0F,
+                route = self.routes.describe(route),
+                "forwarded"
+            );
             let Some(info) = wire::scan_reply(&bytes) else {
                 return Err(Failed);
             };

@@ -136,6 +136,27 @@ pub fn plain_name_len(p: &[u8], at: usize) -> Option<usize> {
     }
 }
 
+/// A wire-form name (no compression) as text with a trailing dot, for logs.
+pub fn name_to_string(name: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while let Some(&len) = name.get(i) {
+        if len == 0 || len > 63 {
+            break;
+        }
+        let label = name
+            .get(i + 1..i + 1 + usize::from(len))
+            .unwrap_or_default();
+        out.push_str(&String::from_utf8_lossy(label));
+        out.push('.');
+        i += 1 + usize::from(len);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 /// Skips a possibly compressed name; returns the offset after it.
 fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
     loop {

@@ -113,3 +113,9 @@ fn upstream_query_round_trips() {
     assert!(same_question(&out, &query_bytes("a.B.", None)));
     assert!(!same_question(&out, &query_bytes("a.c.", None)));
 }
+
+#[test]
+fn names_print_with_a_trailing_dot() {
+    assert_eq!(name_to_string(b"\x03www\x07example\x00"), "www.example.");
+    assert_eq!(name_to_string(b"\x00"), ".");
+}
