@@ -47,10 +47,7 @@ pub(crate) fn answer(
         };
     }
     let first = match lookup(snap, &q, qtype) {
-        Lookup::Data(reply) if reply.answers.is_empty() => {
-            return negative(ResponseCode::NoError, zone_soa(snap));
-        }
-        Lookup::Data(reply) => return positive(reply.answers, reply.additionals),
+        Lookup::Data(reply) => return data_or_nodata(reply, || zone_soa(snap)),
         Lookup::NxDomain => return negative(ResponseCode::NXDomain, zone_soa(snap)),
         Lookup::Cname(target) => target,
     };
@@ -238,8 +235,9 @@ fn proto_label(label: &[u8]) -> Option<Proto> {
     }
 }
 
-/// The zone apex: SOA, NS (with `ns.dns.<zone>` glue in Additional), ANY gives both.
-fn apex(snap: &ZoneSnapshot, owner: &Name, qtype: RecordType, reply: &mut Reply) {
+/// A zone apex (the cluster zone or a reverse zone): SOA, NS (with `ns.dns.<zone>` glue in
+/// Additional), ANY gives both.
+pub(crate) fn apex(snap: &ZoneSnapshot, owner: &Name, qtype: RecordType, reply: &mut Reply) {
     if matches!(qtype, RecordType::SOA | RecordType::ANY) {
         reply.answers.push(soa_record(snap, owner, snap.ttl));
     }
@@ -292,6 +290,14 @@ pub(crate) fn positive(answers: Vec<Record>, additionals: Vec<Record>) -> Answer
         answers,
         authority: Vec::new(),
         additionals,
+    }
+}
+
+/// NOERROR with the records of `reply`, or NODATA with `soa()` when it has no answer.
+pub(crate) fn data_or_nodata(reply: Reply, soa: impl FnOnce() -> Record) -> Answer {
+    match reply.answers.is_empty() {
+        true => negative(ResponseCode::NoError, soa()),
+        false => positive(reply.answers, reply.additionals),
     }
 }
 

@@ -5,12 +5,13 @@
 //! `--reverse-cidrs`, REFUSED outside, so a cache in front falls through to its upstream.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{NS, PTR};
+use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
+use super::Reply;
 use crate::Answer;
-use crate::answer::{negative, positive, soa_record};
+use crate::answer::{data_or_nodata, negative, soa_record};
 use crate::name::parse_reverse;
 use crate::snapshot::{Owner, SvcKind, ZoneSnapshot};
 
@@ -95,41 +96,25 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
     };
     let soa = || soa_record(snap, &apex_name, snap.neg_ttl);
     if let Some(owner) = owner {
-        let mut answers = Vec::new();
+        let mut reply = Reply::default();
         if matches!(qtype, RecordType::PTR | RecordType::ANY)
             && let Some(target) = ptr_target(snap, owner)
         {
-            answers.push(Record::from_rdata(
+            reply.answers.push(Record::from_rdata(
                 qname.clone(),
                 snap.ttl,
                 RData::PTR(PTR(target)),
             ));
         }
-        return match answers.is_empty() {
-            true => negative(ResponseCode::NoError, soa()),
-            false => positive(answers, Vec::new()),
-        };
+        return data_or_nodata(reply, soa);
     }
     let Some((cidr, apex)) = cover else {
         return Answer::refused();
     };
     if net == apex {
-        let mut answers = Vec::new();
-        if matches!(qtype, RecordType::SOA | RecordType::ANY) {
-            answers.push(soa_record(snap, qname, snap.ttl));
-        }
-        if matches!(qtype, RecordType::NS | RecordType::ANY) {
-            let ns = crate::answer::ns_name(snap);
-            answers.push(Record::from_rdata(
-                qname.clone(),
-                snap.ttl,
-                RData::NS(NS(ns)),
-            ));
-        }
-        return match answers.is_empty() {
-            true => negative(ResponseCode::NoError, soa()),
-            false => positive(answers, Vec::new()),
-        };
+        let mut reply = Reply::default();
+        crate::answer::apex(snap, qname, qtype, &mut reply);
+        return data_or_nodata(reply, soa);
     }
     let exists = !full && (net.contains(&cidr) || snap.reverse.any_inside(&net));
     match exists {

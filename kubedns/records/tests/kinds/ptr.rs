@@ -90,6 +90,11 @@ fn reverse_cidrs_make_unknown_ips_nxdomain() {
                     "10.in-addr.arpa. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5",
                 ],
             ),
+            Case::ok(
+                "10.in-addr.arpa. NS",
+                &["10.in-addr.arpa. 30 IN NS ns.dns.cluster.local."],
+            ),
+            Case::nodata("10.in-addr.arpa. A").ns(&[REV_SOA]),
             // Inside the apex zone but outside the CIDR: not ours.
             Case::refused("1.0.0.10.in-addr.arpa. PTR"),
             Case::refused("1.0.168.192.in-addr.arpa. PTR"),
