@@ -16,6 +16,9 @@ pub const GO_FLAGS: &[&str] = &[
     "logtostderr",
     "alsologtostderr",
     "stderrthreshold",
+    "log_dir",
+    "log_file",
+    "vmodule",
     "configDir",
     "restartDnsmasq",
     "dnsmasqExec",
@@ -44,6 +47,14 @@ pub struct Cli {
     /// Accepted for klog compatibility; ignored.
     #[arg(long = "stderrthreshold")]
     pub stderrthreshold: Option<String>,
+    /// klog flags dnsmasq-nanny registers (`klog.InitFlags`), accepted like the sidecar does;
+    /// ignored (logs always go to stderr).
+    #[arg(long = "log_dir", alias = "log-dir", hide = true)]
+    log_dir: Option<String>,
+    #[arg(long = "log_file", alias = "log-file", hide = true)]
+    log_file: Option<String>,
+    #[arg(long = "vmodule", hide = true)]
+    vmodule: Option<String>,
     /// The mounted kube-dns ConfigMap (one file per key).
     #[arg(long = "configDir", default_value = "/etc/k8s/dns/dnsmasq-nanny")]
     pub config_dir: PathBuf,
@@ -216,6 +227,20 @@ mod tests {
             Cli::parse_go(["nanny", "-syncInterval=1s", "-syncInterval=2s", "--", "-k"]).unwrap();
         assert_eq!(cli.sync_interval, Duration::from_secs(2));
         assert_eq!(cli.child_args, ["-k"]);
+    }
+
+    #[test]
+    fn klog_flags_are_accepted() {
+        let cli = Cli::parse_go([
+            "nanny",
+            "-v=3",
+            "-log_dir=/var/log",
+            "-log_file=/tmp/x",
+            "-vmodule=nanny=4",
+            "-stderrthreshold=INFO",
+        ])
+        .unwrap();
+        assert_eq!(cli.v, 3);
     }
 
     #[test]
