@@ -99,3 +99,53 @@ fn directory_loads_manifest_files_only() {
     let err = load(dir.path()).expect_err("broken file");
     assert!(err.file().ends_with("c.yaml"), "{err}");
 }
+
+#[test]
+fn endpoints_of_non_headless_services_are_not_kept() {
+    let text = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: hl, namespace: a}
+spec: {clusterIP: None}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cip, namespace: a}
+spec: {clusterIP: 10.0.0.1}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hl-1, namespace: a, labels: {kubernetes.io/service-name: hl}}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: cip-1, namespace: a, labels: {kubernetes.io/service-name: cip}}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.2]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: hl-other-ns, namespace: b, labels: {kubernetes.io/service-name: hl}}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.3]}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: hl, namespace: a}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: cip, namespace: a}
+"#;
+    let mut o = load_text("p.yaml", text).expect("parses");
+    assert_eq!(retain_used_endpoints(&mut o), 3);
+    let names: Vec<_> = o
+        .endpoint_slices
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .collect();
+    assert_eq!(names, ["hl-1"]);
+    assert_eq!(o.endpoints.len(), 1);
+}
