@@ -1,7 +1,8 @@
 //! Reducing watched objects to what the projection reads, before the reflector stores them
 //! (`.modify()` on the watcher stream). managedFields, annotations other than the ones kube-dns
 //! honours, labels other than the EndpointSlice service link, owner references, statuses and
-//! spec fields DNS never looks at are dropped, so 100,000 endpoints fit in a few tens of MiB.
+//! spec fields DNS never looks at are dropped (k8s-openapi structs stay their size: an
+//! `Endpoint` is 352 bytes, so 100,000 endpoints still take about 55 MiB).
 //! Vectors are shrunk to their length (serde grows them by doubling while deserialising).
 //! Pure functions; what is kept is pinned by the tests below.
 

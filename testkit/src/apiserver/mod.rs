@@ -319,9 +319,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         tokio::spawn(async move {
             let service = service_fn(move |req| serve::handle(shared.clone(), req));
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // Biased: once dropped, not one more byte (a pending event must not slip out).
             tokio::select! {
-                _ = conn => {}
+                biased;
                 _ = token.cancelled() => {}
+                _ = conn => {}
             }
         });
     }
