@@ -87,6 +87,8 @@ pub async fn run(
         version: initial.version.clone(),
         routes: Vec::new(),
         refused: 0,
+        current: Config::default(),
+        unresolved: false,
     };
     let cfg = Config::from_data(&initial.data).unwrap_or_else(|refused| {
         tracing::warn!(version = %initial.version, reasons = %refused, "config refused at start; using the default config");
@@ -107,11 +109,28 @@ struct Applier {
     version: String,
     routes: Vec<String>,
     refused: u64,
+    /// The config in force (before name resolution).
+    current: Config,
+    /// Some stub nameserver name of `current` did not resolve (kubedns not answering yet,
+    /// a Service not created yet): resolve again every sync interval.
+    unresolved: bool,
 }
 
 impl Applier {
     async fn desired(&mut self, cfg: &Config, why: &str) -> Desired {
+        let resolved = self.resolve(cfg).await;
+        self.publish(resolved, why)
+    }
+
+    /// `cfg` with its stub nameserver names resolved; remembers it as the config in force.
+    async fn resolve(&mut self, cfg: &Config) -> Config {
         let resolved = self.opts.resolver.resolve_stubs(cfg).await;
+        self.current = cfg.clone();
+        self.unresolved = resolve::has_unresolved(&resolved);
+        resolved
+    }
+
+    fn publish(&mut self, resolved: Config, why: &str) -> Desired {
         let routes = render::routes(&resolved);
         let version = short(&self.version);
         tracing::info!(%version, old = ?self.routes, new = ?routes, "{why}: routes");
@@ -128,10 +147,25 @@ impl Applier {
         tx: watch::Sender<Desired>,
         token: CancellationToken,
     ) {
+        let period = self.opts.sync_interval.max(Duration::from_millis(100));
+        let mut again = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let snap = tokio::select! {
                 _ = token.cancelled() => return,
                 s = updates.recv() => match s { Some(s) => s, None => return },
+                _ = again.tick(), if self.unresolved => {
+                    let cfg = self.current.clone();
+                    let resolved = self.resolve(&cfg).await;
+                    if render::routes(&resolved) == self.routes {
+                        continue;
+                    }
+                    let want = self.publish(resolved, "stub nameserver names resolved");
+                    if tx.send(want).is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
             if snap.version == self.version {
                 continue;

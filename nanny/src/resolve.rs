@@ -1,8 +1,10 @@
 //! Stub nameservers given as host names (kubernetes/dns#82): dnsmasq-nanny resolves them
 //! before building the argv (reference §3.5). Names ending in the cluster domain go to kubedns
 //! (`-kubednsServer`) with a UDP DNS query; others go to the system resolver. The first address
-//! wins; on failure the name is passed through unchanged and a line is logged. IP nameservers
-//! are never touched. This is the only module of the config path that does I/O.
+//! wins; on failure the name is passed through unchanged and a line is logged, and the config
+//! side tries again every sync interval ([`has_unresolved`]) until it resolves (kubedns may
+//! not answer yet when the nanny starts). IP nameservers are never touched. This is the only
+//! module of the config path that does I/O.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -40,16 +42,7 @@ impl Resolver {
     }
 
     async fn resolve_server(&self, domain: &str, server: &str) -> Option<String> {
-        if server.parse::<IpAddr>().is_ok() || server.parse::<SocketAddr>().is_ok() {
-            return None;
-        }
-        let (host, port) = match split_host_port(server) {
-            Ok((h, p)) => (h, Some(p)),
-            Err(_) => (server, None),
-        };
-        if host.parse::<IpAddr>().is_ok() {
-            return None;
-        }
+        let (host, port) = host_name(server)?;
         let domain_suffix = self.cluster_domain.trim_end_matches('.');
         let via_kubedns = host.trim_end_matches('.').ends_with(domain_suffix);
         let looked_up = if via_kubedns {
@@ -86,6 +79,28 @@ impl Resolver {
             }
         }
     }
+}
+
+/// The host name and optional port of a stub nameserver that names a host; `None` for an IP
+/// (`ip`, `ip:port`, `[v6]:port`), which is used as it is.
+fn host_name(server: &str) -> Option<(&str, Option<&str>)> {
+    if server.parse::<IpAddr>().is_ok() || server.parse::<SocketAddr>().is_ok() {
+        return None;
+    }
+    let (host, port) = match split_host_port(server) {
+        Ok((h, p)) => (h, Some(p)),
+        Err(_) => (server, None),
+    };
+    host.parse::<IpAddr>().is_err().then_some((host, port))
+}
+
+/// True when some stub nameserver of `cfg` is still a host name (it did not resolve); such a
+/// config is resolved again every sync interval until it does.
+pub fn has_unresolved(cfg: &Config) -> bool {
+    cfg.stub_domains
+        .values()
+        .flatten()
+        .any(|s| host_name(s).is_some())
 }
 
 async fn system_lookup(host: &str) -> std::io::Result<IpAddr> {

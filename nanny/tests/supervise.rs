@@ -6,10 +6,13 @@
 mod common;
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
 use testkit::pod::write_configmap;
+use testkit::upstream::{MockUpstream, Reply, reply_a, reply_nxdomain};
 
 const STUB_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
@@ -318,4 +321,40 @@ async fn restart_disabled_keeps_the_child() {
     );
     assert!(eventually_routes(addr, "acme.local", DEFAULT_IP).await);
     assert_eq!(ready_pids(&nanny.lines()).len(), 1);
+}
+
+/// A stub nameserver named under the cluster domain that kubedns cannot resolve yet (not
+/// synced, Service not created) is resolved again every sync interval: once kubedns answers,
+/// the route applies without another ConfigMap change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresolved_stub_names_are_resolved_again() {
+    let answering = Arc::new(AtomicBool::new(false));
+    let flag = answering.clone();
+    let kubedns = MockUpstream::start(move |req| match flag.load(Ordering::SeqCst) {
+        true => Reply::Msg(reply_a(req, STUB_IP, 30)),
+        false => Reply::Msg(reply_nxdomain(req, 5)),
+    })
+    .await;
+    let default = mock(DEFAULT_IP).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubedns_flag = format!("-kubednsServer={}", kubedns.addr());
+    let (nanny, _) = start(nanny_cmd(dir.path(), default.addr(), &[&kubedns_flag]));
+    write_configmap(
+        dir.path(),
+        &[(
+            "stubDomains",
+            r#"{"acme.local": ["dns.kube-system.svc.cluster.local"]}"#,
+        )],
+    );
+    assert!(nanny.wait_for_line("new dnscache failed", BOUND).is_some());
+    answering.store(true, Ordering::SeqCst);
+    let line = nanny
+        .wait_for_line("stub nameserver names resolved: routes", BOUND)
+        .expect("the name is resolved again");
+    assert!(line.contains("--server=/acme.local/10.0.0.1"), "{line}");
+    assert!(
+        nanny
+            .wait_for_line("dnscache restarted with hand-over", BOUND)
+            .is_some()
+    );
 }
