@@ -9,7 +9,7 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use testkit::apiserver::{FakeApiServer, Resource};
-use testkit::k8s::{slice_for, svc};
+use testkit::k8s::{endpoints_for, pod, slice_for, svc};
 use testkit::proc::Proc;
 
 const BOUND: Duration = Duration::from_secs(20);
@@ -216,4 +216,28 @@ async fn initial_sync_timeout_exits_non_zero() {
         .into_iter()
         .any(|l| l.contains("initial sync"));
     assert!(said, "no clear message: {:?}", kubedns.lines());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_endpoints_and_verified_pods() {
+    let api = FakeApiServer::start().await;
+    let db = svc("ns", "db").headless().port("pg", 5432, "TCP");
+    api.create(&db);
+    api.create(&endpoints_for(&db).ready("10.1.0.7").hostname("db-0"));
+    api.create(&pod("ns", "db-0").ip("10.1.0.7"));
+    let flags = ["--endpoints-api", "endpoints", "--pods", "verified"];
+    let (_kubedns, dns) = kubedns(&api, &flags);
+    until(dns, HEADLESS, ResponseCode::NoError, &["10.1.0.7"]).await;
+    let pod_name = "10-1-0-7.ns.pod.cluster.local.";
+    until(dns, pod_name, ResponseCode::NoError, &["10.1.0.7"]).await;
+    until(
+        dns,
+        "10-1-0-8.ns.pod.cluster.local.",
+        ResponseCode::NXDomain,
+        &[],
+    )
+    .await;
+    api.delete(&pod("ns", "db-0"));
+    until(dns, pod_name, ResponseCode::NXDomain, &[]).await;
+    assert!(api.requests_for(Resource::EndpointSlices, false).is_empty());
 }
