@@ -4,8 +4,9 @@
 //! CHAOS `*.bind.` questions get the dnsmasq counters ([`chaos`]); the [`cache`] answers hits;
 //! misses are routed by longest domain suffix ([`route`]), forwarded with failover
 //! ([`upstream`]), completed across routes when a CNAME leaves its route ([`cname`]) and cached.
-//! [`pipeline`] strings these together; [`server`] owns the sockets, [`handover`] the
-//! descriptors inherited from the nanny. `main.rs` only parses flags, binds and calls [`run`].
+//! [`pipeline`] strings these together; [`udp`] runs the per-thread UDP loops, [`server`]
+//! binds sockets and serves TCP, [`handover`] adopts the descriptors inherited from the nanny.
+//! `main.rs` only parses flags, binds and calls [`run`].
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -107,6 +107,7 @@ async fn serve(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "UDP receive failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
