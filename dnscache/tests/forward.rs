@@ -277,3 +277,33 @@ async fn malformed_queries_get_formerr_or_nothing() {
     let r = query(s.addr, "ok.example.", RecordType::A).await.unwrap();
     assert_eq!(addrs(&r), [ip(1)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_upstream_query_has_its_own_source_port_and_id() {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, peer) = sock.recv_from(&mut buf).await.unwrap();
+            let req = Message::from_vec(&buf[..n]).unwrap();
+            record.lock().unwrap().push((peer.port(), req.metadata.id));
+            let reply = reply_a(&req, ip(4), 30).to_vec().unwrap();
+            sock.send_to(&reply, peer).await.unwrap();
+        }
+    });
+    let s = start(&[server(addr)]).await;
+    for i in 0..4 {
+        query(s.addr, &format!("n{i}.example."), RecordType::A)
+            .await
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    let ports: std::collections::HashSet<u16> = seen.iter().map(|s| s.0).collect();
+    let ids: std::collections::HashSet<u16> = seen.iter().map(|s| s.1).collect();
+    assert!(ports.len() >= 2, "{seen:?}");
+    assert!(ids.len() >= 2, "{seen:?}");
+}
