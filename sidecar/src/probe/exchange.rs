@@ -104,13 +104,15 @@ pub async fn resolve(server: &str) -> Result<SocketAddr, ExchangeError> {
         })
 }
 
-/// Resolves `host` (an IP literal or a name) and `port`.
+/// Resolves `host` (an IP literal or a name) and `port`, within [`TIMEOUT`] (Go's dialer
+/// timeout covers the lookup too; a stuck resolver must not stall a probe loop).
 pub async fn resolve_parts(host: &str, port: u16) -> io::Result<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    tokio::net::lookup_host((host, port))
-        .await?
+    tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port)))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "lookup timed out"))??
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no addresses"))
 }
