@@ -24,6 +24,7 @@ use super::WatchMetrics;
 use crate::source::SourceTx;
 
 /// What every reflector task shares.
+#[derive(Clone)]
 pub(super) struct Ctx {
     pub metrics: WatchMetrics,
     pub changed: Arc<Notify>,
@@ -171,5 +172,90 @@ pub(super) async fn publish(stores: Stores, tx: SourceTx, ctx: Ctx) {
             _ = ctx.token.cancelled() => return,
             _ = ctx.changed.notified() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use watcher::Event;
+
+    fn svc(name: &str) -> Service {
+        Service {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            ..Service::default()
+        }
+    }
+
+    fn names(objs: &[Arc<Service>]) -> Vec<String> {
+        let mut v: Vec<String> = objs
+            .iter()
+            .filter_map(|s| s.metadata.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn relist_forgets_missing_objects_and_errors_are_counted_not_fatal() {
+        let reg = prometheus::Registry::new();
+        let ctx = Ctx {
+            metrics: WatchMetrics::register(&reg).unwrap(),
+            changed: Arc::new(Notify::new()),
+            token: CancellationToken::new(),
+        };
+        let (store, writer) = reflector::store::<Service>();
+        let events = futures::stream::iter([
+            Ok(Event::Init),
+            Ok(Event::InitApply(svc("a"))),
+            Ok(Event::InitApply(svc("gone"))),
+            Ok(Event::InitDone),
+            Ok(Event::Apply(svc("b"))),
+            Err(watcher::Error::NoResourceVersion),
+            Ok(Event::Init),
+            Ok(Event::InitApply(svc("a"))),
+            Ok(Event::InitApply(svc("b"))),
+            Ok(Event::InitDone),
+        ])
+        .reflect(writer);
+        let (tx, mut rx) = crate::source::channel();
+        let stores = Stores {
+            services: store.clone(),
+            slices: None,
+            endpoints: None,
+            pods: None,
+        };
+        let publisher = tokio::spawn(publish(stores, tx, ctx.clone()));
+        drive(
+            events,
+            "services",
+            ctx.metrics.clone(),
+            ctx.changed.clone(),
+            ctx.token.clone(),
+        )
+        .await;
+        assert_eq!(names(&store.state()), ["a", "b"]);
+        let published =
+            rx.wait_for(|v| v.as_ref().is_some_and(|o| names(&o.services) == ["a", "b"]));
+        tokio::time::timeout(std::time::Duration::from_secs(5), published)
+            .await
+            .unwrap()
+            .unwrap();
+        let text = ops::metrics::encode(&reg);
+        assert!(
+            text.contains(r#"kubedns_watch_restarts_total{resource="services"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"reason="no_resource_version",resource="services"} 1"#),
+            "{text}"
+        );
+        ctx.token.cancel();
+        publisher.await.unwrap();
     }
 }
