@@ -14,7 +14,10 @@ const START: Duration = Duration::from_secs(30);
 
 /// A free TCP port on 127.0.0.1 (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// How to start the pod.
@@ -61,7 +64,9 @@ pub fn start_kubedns(manifests: &Path, dns_port: u16, http_port: u16) -> (Proc, 
         .arg(format!("--metrics-port={}", free_port()))
         .arg("--v=2");
     let p = Proc::spawn(cmd).expect("spawn kubedns");
-    let addr = p.listening("udp", START).expect("kubedns reports its udp address");
+    let addr = p
+        .listening("udp", START)
+        .expect("kubedns reports its udp address");
     (p, addr)
 }
 
@@ -70,24 +75,42 @@ impl Pod {
     pub fn start(cfg: PodConfig) -> Pod {
         let kubedns_port = free_port();
         let kubedns_http_port = free_port();
-        let (kubedns, kubedns_addr) = start_kubedns(&cfg.manifests, kubedns_port, kubedns_http_port);
+        let (kubedns, kubedns_addr) =
+            start_kubedns(&cfg.manifests, kubedns_port, kubedns_http_port);
         let kd = format!("127.0.0.1#{}", kubedns_addr.port());
         let mut cmd = Command::new(bin::path("nanny"));
-        cmd.args(["-v=2", "-logtostderr", "-restartDnsmasq=true", "-syncInterval=500ms"])
-            .arg(format!("-configDir={}", cfg.config_dir.display()))
-            .arg(format!("-dnsmasqExec={}", bin::path("dnscache").display()))
-            .arg(format!("-kubednsServer={kubedns_addr}"))
-            .arg("--")
-            .args(["-k", "--cache-size=1000", "--no-negcache", "--dns-loop-detect", "--log-facility=-"])
-            .args(["--listen-address=127.0.0.1".to_string(), format!("--port={}", cfg.cache_port)])
-            .arg(format!("--server=/cluster.local/{kd}"))
-            .arg(format!("--server=/in-addr.arpa/{kd}"))
-            .arg(format!("--server=/ip6.arpa/{kd}"));
+        cmd.args([
+            "-v=2",
+            "-logtostderr",
+            "-restartDnsmasq=true",
+            "-syncInterval=500ms",
+        ])
+        .arg(format!("-configDir={}", cfg.config_dir.display()))
+        .arg(format!("-dnsmasqExec={}", bin::path("dnscache").display()))
+        .arg(format!("-kubednsServer={kubedns_addr}"))
+        .arg("--")
+        .args([
+            "-k",
+            "--cache-size=1000",
+            "--no-negcache",
+            "--dns-loop-detect",
+            "--log-facility=-",
+        ])
+        .args([
+            "--listen-address=127.0.0.1".to_string(),
+            format!("--port={}", cfg.cache_port),
+        ])
+        .arg(format!("--server=/cluster.local/{kd}"))
+        .arg(format!("--server=/in-addr.arpa/{kd}"))
+        .arg(format!("--server=/ip6.arpa/{kd}"));
         if let Some(up) = cfg.upstream {
-            cmd.arg(format!("--server={}#{}", up.ip(), up.port())).arg("--no-resolv");
+            cmd.arg(format!("--server={}#{}", up.ip(), up.port()))
+                .arg("--no-resolv");
         }
         let nanny = Proc::spawn(cmd).expect("spawn nanny");
-        let cache_addr = nanny.listening("udp", START).expect("nanny reports the cache's udp address");
+        let cache_addr = nanny
+            .listening("udp", START)
+            .expect("nanny reports the cache's udp address");
         nanny.wait_for_line("ready", START);
         let sidecar_port = free_port();
         let iv = cfg.probe_interval;
@@ -96,12 +119,27 @@ impl Pod {
             .arg(format!("--prometheus-port={sidecar_port}"))
             .arg(format!("--dnsmasq-port={}", cache_addr.port()))
             .arg("--dnsmasq-poll-interval-ms=500")
-            .arg(format!("--probe=kubedns,{kubedns_addr},kubernetes.default.svc.cluster.local,{iv},SRV"))
-            .arg(format!("--probe=dnsmasq,{cache_addr},kubernetes.default.svc.cluster.local,{iv},SRV"));
+            .arg(format!(
+                "--probe=kubedns,{kubedns_addr},kubernetes.default.svc.cluster.local,{iv},SRV"
+            ))
+            .arg(format!(
+                "--probe=dnsmasq,{cache_addr},kubernetes.default.svc.cluster.local,{iv},SRV"
+            ));
         let sidecar = Proc::spawn(cmd).expect("spawn sidecar");
-        let sidecar_http = sidecar.listening("http", START).expect("sidecar reports its http address");
+        let sidecar_http = sidecar
+            .listening("http", START)
+            .expect("sidecar reports its http address");
         let kubedns_http = SocketAddr::from(([127, 0, 0, 1], kubedns_http_port));
-        Pod { kubedns, nanny, sidecar, kubedns_addr, kubedns_http, cache_addr, sidecar_http, cfg }
+        Pod {
+            kubedns,
+            nanny,
+            sidecar,
+            kubedns_addr,
+            kubedns_http,
+            cache_addr,
+            sidecar_http,
+            cfg,
+        }
     }
 
     /// Stops kubedns (SIGKILL) and leaves it down.
@@ -112,7 +150,11 @@ impl Pod {
 
     /// Starts kubedns again on the same ports.
     pub fn restart_kubedns(&mut self) {
-        let (p, addr) = start_kubedns(&self.cfg.manifests, self.kubedns_addr.port(), self.kubedns_http.port());
+        let (p, addr) = start_kubedns(
+            &self.cfg.manifests,
+            self.kubedns_addr.port(),
+            self.kubedns_http.port(),
+        );
         assert_eq!(addr, self.kubedns_addr);
         self.kubedns = p;
     }
@@ -122,11 +164,21 @@ impl Pod {
 pub fn dig(addr: SocketAddr, args: &[&str]) -> Vec<String> {
     let out = Command::new("dig")
         .arg(format!("@{}", addr.ip()))
-        .args(["-p", &addr.port().to_string(), "+short", "+time=2", "+tries=1"])
+        .args([
+            "-p",
+            &addr.port().to_string(),
+            "+short",
+            "+time=2",
+            "+tries=1",
+        ])
         .args(args)
         .output()
         .expect("run dig (Debian package bind9-dnsutils)");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Runs `dig` without `+short` and returns the whole output (for status lines).
@@ -145,11 +197,21 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -158,7 +220,13 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
 pub fn write_configmap(dir: &Path, files: &[(&str, &str)]) {
     use std::os::unix::fs::symlink;
     std::fs::create_dir_all(dir).expect("configmap dir");
-    let stamp = format!("..{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    let stamp = format!(
+        "..{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
     let ts = dir.join(&stamp);
     std::fs::create_dir(&ts).expect("timestamped dir");
     for (k, v) in files {
@@ -168,14 +236,20 @@ pub fn write_configmap(dir: &Path, files: &[(&str, &str)]) {
     let _ = std::fs::remove_file(&tmp);
     symlink(&stamp, &tmp).expect("..data_tmp");
     std::fs::rename(&tmp, dir.join("..data")).expect("swap ..data");
-    for entry in std::fs::read_dir(dir).expect("read configmap dir").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("read configmap dir")
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("..") && name != stamp && name != "..data" {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
     // Key symlinks: add the new ones, drop the ones no longer present.
-    for entry in std::fs::read_dir(dir).expect("read configmap dir").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("read configmap dir")
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with('.') && !files.iter().any(|(k, _)| *k == name) {
             let _ = std::fs::remove_file(entry.path());
