@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tracing::Level;
 
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::signal::{Signal, kill};
@@ -269,7 +270,72 @@ where
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            tracing::info!(child = pid, "{line}");
+            let (level, msg) = split_log_line(&line);
+            match level {
+                Level::ERROR => tracing::error!(child = pid, "{msg}"),
+                Level::WARN => tracing::warn!(child = pid, "{msg}"),
+                Level::DEBUG => tracing::debug!(child = pid, "{msg}"),
+                Level::TRACE => tracing::trace!(child = pid, "{msg}"),
+                _ => tracing::info!(child = pid, "{msg}"),
+            }
         }
     });
+}
+
+/// A dnscache log line (`<RFC 3339 time>  <LEVEL> <message>`, tracing's format) without its
+/// timestamp, at its own level, so re-logging does not stamp it twice. Anything else (a panic
+/// message, output of another program) is relayed whole at `info`.
+fn split_log_line(line: &str) -> (Level, &str) {
+    let mut parts = line.trim_start().splitn(2, char::is_whitespace);
+    let (Some(stamp), Some(rest)) = (parts.next(), parts.next()) else {
+        return (Level::INFO, line);
+    };
+    if !(stamp.len() >= 20 && stamp.ends_with('Z') && stamp.as_bytes().get(4) == Some(&b'-')) {
+        return (Level::INFO, line);
+    }
+    let rest = rest.trim_start();
+    let (word, msg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match word.parse::<Level>() {
+        Ok(level) => (level, msg.trim_start()),
+        Err(_) => (Level::INFO, rest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_log_lines_lose_their_timestamp_and_keep_their_level() {
+        for (line, level, msg) in [
+            (
+                "2026-11-26T10:45:39.813583Z  WARN ignoring dnsmasq option --log-facility",
+                Level::WARN,
+                "ignoring dnsmasq option --log-facility",
+            ),
+            (
+                "2026-11-26T10:45:39.819282Z  INFO listening on udp 127.0.0.1:5399",
+                Level::INFO,
+                "listening on udp 127.0.0.1:5399",
+            ),
+            (
+                "2026-11-26T10:45:39.819282Z ERROR boom",
+                Level::ERROR,
+                "boom",
+            ),
+            (
+                "thread 'main' panicked at src/main.rs:1:1",
+                Level::INFO,
+                "thread 'main' panicked at src/main.rs:1:1",
+            ),
+            (
+                "2026-11-26T10:45:39.819282Z  no level here",
+                Level::INFO,
+                "no level here",
+            ),
+            ("", Level::INFO, ""),
+        ] {
+            assert_eq!(split_log_line(line), (level, msg), "{line}");
+        }
+    }
 }
