@@ -1,6 +1,6 @@
 //! A child process under test: its stdout and stderr lines are captured (and echoed to the
 //! test's stderr for failure diagnosis), `listening on <proto> <addr>` lines give the bound
-//! addresses, and the process is SIGKILLed and reaped on drop.
+//! addresses, and the process is stopped (SIGTERM, then SIGKILL after 5 s) and reaped on drop.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -152,8 +152,15 @@ fn parse_listening(line: &str, needle: &str) -> Option<SocketAddr> {
 }
 
 impl Drop for Proc {
+    /// SIGTERM first, so a supervisor (the nanny) stops its own children too; SIGKILL when it
+    /// has not exited within 5 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(15);
+            if self.wait_timeout(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
