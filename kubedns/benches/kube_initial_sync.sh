@@ -3,6 +3,8 @@
 # EndpointSlice per Service (default 10,000 x 10 = 100,000 endpoints, listed in pages of 500).
 # Measures spawn -> last Service answering over UDP, and kubedns's VmRSS half a second later.
 # Usage: kubedns/benches/kube_initial_sync.sh [SERVICES] [EPS]   (smoke: 1000 10)
+# Env: KUBE_BENCH_HEADLESS=1 makes every Service headless (all endpoints stored and served;
+#      with ClusterIP Services, the default, endpoints are not stored: watch/trim.rs).
 # Prints: RESULT bench=initial_sync services=.. endpoints=.. ready_s=.. rss_mib=..
 # Goals: ready < 5 s, RSS <= 80 MiB.
 set -euo pipefail

@@ -8,6 +8,8 @@
 //! - `bench_initial_sync`: `KUBE_BENCH_SERVICES` (10000) Services with
 //!   `KUBE_BENCH_ENDPOINTS` (10) ready endpoints each: time from spawn to the last Service
 //!   answering, and kubedns's VmRSS after (plus the zone's generation and rebuild time).
+//!   `KUBE_BENCH_HEADLESS=1` makes every Service headless, so every endpoint is kept (ClusterIP
+//!   Services' endpoints are not stored at all, see `watch/trim.rs`).
 //! - `bench_churn_server`: the kit's cluster zone (`svc-S.ns-N`, 100 x 100, A 10.96.x.y) served
 //!   from the fake; kubedns on `KUBE_BENCH_ADDR:KUBE_BENCH_PORT`, pid in `$WORK/kubedns.bgpid`;
 //!   `KUBE_BENCH_RATE` (100) endpoint changes per second until `$WORK/kube-churn.stop` exists
@@ -65,6 +67,20 @@ async fn until_ip(dns: SocketAddr, name: &str, want: Ipv4Addr, bound: Duration) 
     while a_answer(dns, name).await != Some((ResponseCode::NoError, vec![want])) {
         assert!(Instant::now() < deadline, "{name} never answered {want}");
         tokio::task::yield_now().await;
+    }
+}
+
+/// Polls (tight loop) until `name` answers NOERROR with `want` among its addresses.
+async fn until_ip_in(dns: SocketAddr, name: &str, want: Ipv4Addr, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some((ResponseCode::NoError, ips)) = a_answer(dns, name).await
+            && ips.contains(&want)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never answered {want}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -129,10 +145,16 @@ async fn bench_propagation() {
 async fn bench_initial_sync() {
     let services = env_num("KUBE_BENCH_SERVICES", 10_000);
     let per = env_num("KUBE_BENCH_ENDPOINTS", 10);
+    let headless = env_num("KUBE_BENCH_HEADLESS", 0) == 1;
     let api = FakeApiServer::start().await;
     for s in 0..services {
+        let ip_or_none = if headless {
+            "None".to_string()
+        } else {
+            ip(s).to_string()
+        };
         let svc = svc(&format!("ns-{}", s / 100), &format!("svc-{}", s % 100))
-            .cluster_ip(&ip(s).to_string())
+            .cluster_ip(&ip_or_none)
             .port("http", 80, "TCP");
         api.create(&svc);
         let slice = (0..per).fold(slice_for(&svc), |b: SliceBuilder, e| {
@@ -144,7 +166,12 @@ async fn bench_initial_sync() {
     let (kubedns, dns) = spawn(&api, "127.0.0.1", "0");
     let last = services - 1;
     let name = format!("svc-{}.ns-{}.svc.cluster.local.", last % 100, last / 100);
-    until_ip(dns, &name, ip(last), Duration::from_secs(300)).await;
+    let want = if headless {
+        Ipv4Addr::from(0x0a80_0000 + (last * per) as u32)
+    } else {
+        ip(last)
+    };
+    until_ip_in(dns, &name, want, Duration::from_secs(300)).await;
     let ready = t0.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The zone's own figures (rebuild count and time) from whichever HTTP port serves /metrics.
@@ -168,7 +195,7 @@ async fn bench_initial_sync() {
         }
     }
     println!(
-        "RESULT bench=initial_sync services={services} endpoints={} ready_s={:.2} rss_mib={:.1}",
+        "RESULT bench=initial_sync services={services} headless={headless} endpoints={} ready_s={:.2} rss_mib={:.1}",
         services * per,
         ready.as_secs_f64(),
         rss_kib(kubedns.pid()) as f64 / 1024.0

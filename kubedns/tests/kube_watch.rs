@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubedns::source::{self, SourceRx};
 use kubedns::watch::{self, EndpointsApi, WatchConfig, WatchMetrics};
 use kubedns_records::ClusterObjects;
@@ -88,23 +89,40 @@ fn metric(reg: &prometheus::Registry, name: &str, label: (&str, &str)) -> f64 {
         .sum()
 }
 
+fn slice<'a>(objs: &'a ClusterObjects, service: &str) -> &'a EndpointSlice {
+    let name = format!("{service}-abcde");
+    let found = objs
+        .endpoint_slices
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(&*name));
+    found.unwrap()
+}
+
 #[tokio::test]
 async fn publishes_once_listed_then_follows_changes() {
     let api = FakeApiServer::start().await;
     let web = svc("ns", "web")
         .cluster_ip("10.0.0.10")
         .port("http", 80, "TCP");
-    api.create(&web);
-    api.create(&slice_for(&web).ready("10.1.0.5").hostname("web-0"));
+    let db = svc("ns", "db").headless().port("pg", 5432, "TCP");
+    for s in [&web, &db] {
+        api.create(s);
+        api.create(&slice_for(s).ready("10.1.0.5").hostname("x-0"));
+    }
     let mut run = start(&api, WatchConfig::default()).await;
 
-    let objs = until(&mut run, "initial sync", |o| !o.services.is_empty()).await;
-    assert_eq!(names(&objs.services), ["ns/web"]);
-    assert_eq!(names(&objs.endpoint_slices), ["ns/web-abcde"]);
+    let objs = until(&mut run, "initial sync", |o| o.services.len() == 2).await;
+    assert_eq!(names(&objs.services), ["ns/db", "ns/web"]);
     assert_eq!(
-        objs.endpoint_slices[0].endpoints[0].hostname.as_deref(),
-        Some("web-0")
+        names(&objs.endpoint_slices),
+        ["ns/db-abcde", "ns/web-abcde"]
     );
+    // Only the headless Service's endpoints are kept (a ClusterIP Service never reads them).
+    assert_eq!(
+        slice(&objs, "db").endpoints[0].hostname.as_deref(),
+        Some("x-0")
+    );
+    assert!(slice(&objs, "web").endpoints.is_empty());
     assert!(objs.pods.is_empty() && objs.endpoints.is_empty());
 
     api.update(&web.clone().cluster_ip("10.0.0.11"));
@@ -113,16 +131,19 @@ async fn publishes_once_listed_then_follows_changes() {
     })
     .await;
 
-    api.update(&slice_for(&web).ready("10.1.0.6"));
+    api.update(&slice_for(&db).ready("10.1.0.6"));
     until(&mut run, "endpoint update", |o| {
-        o.endpoint_slices
+        slice(o, "db")
+            .endpoints
             .first()
-            .is_some_and(|s| s.endpoints[0].addresses == ["10.1.0.6"])
+            .is_some_and(|e| e.addresses == ["10.1.0.6"])
     })
     .await;
 
     api.delete(&web);
     api.delete(&slice_for(&web));
+    api.delete(&db);
+    api.delete(&slice_for(&db));
     until(&mut run, "delete", |o| {
         o.services.is_empty() && o.endpoint_slices.is_empty()
     })
@@ -402,4 +423,33 @@ async fn client_from_kubeconfig_and_bad_master_urls() {
             "{bad}: {err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_service_recreated_headless_gets_its_trimmed_endpoints_back() {
+    let api = FakeApiServer::start().await;
+    let web = svc("ns", "web")
+        .cluster_ip("10.0.0.10")
+        .port("http", 80, "TCP");
+    api.create(&web);
+    api.create(&slice_for(&web).ready("10.1.0.5"));
+    let mut run = start(&api, WatchConfig::default()).await;
+    let objs = until(&mut run, "initial sync", |o| o.endpoint_slices.len() == 1).await;
+    assert!(objs.endpoint_slices[0].endpoints.is_empty());
+
+    // clusterIP is immutable: delete and re-create headless; the slice itself does not change.
+    api.delete(&web);
+    api.create(&svc("ns", "web").headless().port("http", 80, "TCP"));
+    let objs = until(&mut run, "endpoints back", |o| {
+        o.endpoint_slices
+            .first()
+            .is_some_and(|s| s.endpoints.len() == 1)
+    })
+    .await;
+    assert_eq!(objs.endpoint_slices[0].endpoints[0].addresses, ["10.1.0.5"]);
+    assert_eq!(
+        api.requests_for(Resource::EndpointSlices, false).len(),
+        2,
+        "no relist"
+    );
 }

@@ -7,9 +7,11 @@
 //! projection) and never exits the process: API outages are retried with backoff while the
 //! last published set keeps serving.
 
+mod cache;
 mod metrics;
 mod reflect;
 pub mod strip;
+pub mod trim;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub use metrics::WatchMetrics;
 
 use crate::source::SourceTx;
-use reflect::{Ctx, Stores};
+use cache::Cache;
+use reflect::{Ctx, Stores, Watch};
 
 /// TCP connect timeout to the API server.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -143,34 +146,82 @@ pub async fn run(
         token: token.child_token(),
     };
     let mut tasks = JoinSet::new();
-    let slices_wanted = cfg.endpoints_api == EndpointsApi::Endpointslices;
-    let stores = Stores {
-        services: reflect::spawn(
-            &mut tasks,
-            &ctx,
-            Api::<Service>::all(client.clone()),
-            "services",
-            strip::service,
-        ),
-        slices: slices_wanted.then(|| {
-            let api = Api::<EndpointSlice>::all(client.clone());
-            reflect::spawn(
-                &mut tasks,
-                &ctx,
-                api,
-                "endpointslices",
-                strip::endpoint_slice,
-            )
-        }),
-        endpoints: (!slices_wanted).then(|| {
-            let api = Api::<Endpoints>::all(client.clone());
-            reflect::spawn(&mut tasks, &ctx, api, "endpoints", strip::endpoints)
-        }),
-        pods: cfg.watch_pods.then(|| {
-            let api = Api::<Pod>::all(client.clone());
-            reflect::spawn(&mut tasks, &ctx, api, "pods", strip::pod)
-        }),
+    // Endpoints of non-headless Services are dropped (trim.rs); the endpoints watch lists only
+    // once the Services are known, and relists when a Service starts reading endpoints.
+    let trim = trim::Trim::new();
+    let services = Cache::new();
+    let strip_service = {
+        let trim = trim.clone();
+        move |svc: &mut Service| {
+            strip::service(svc);
+            trim.service(svc);
+        }
     };
+    let watch = Watch {
+        api: Api::<Service>::all(client.clone()),
+        resource: "services",
+        strip: strip_service,
+        after: None,
+        restart: None,
+    };
+    reflect::spawn(&mut tasks, &ctx, services.clone(), watch);
+    let after_services = || {
+        let services = services.clone();
+        Some(Box::pin(async move { services.wait_ready().await }) as reflect::Gate)
+    };
+    let mut stores = Stores {
+        services: services.clone(),
+        slices: None,
+        endpoints: None,
+        pods: None,
+    };
+    if cfg.endpoints_api == EndpointsApi::Endpointslices {
+        let cache = Cache::new();
+        let restart = Some(trim.restart.clone());
+        let trim = trim.clone();
+        let strip = move |slice: &mut EndpointSlice| {
+            strip::endpoint_slice(slice);
+            trim.slice(slice);
+        };
+        let watch = Watch {
+            api: Api::<EndpointSlice>::all(client.clone()),
+            resource: "endpointslices",
+            strip,
+            after: after_services(),
+            restart,
+        };
+        reflect::spawn(&mut tasks, &ctx, cache.clone(), watch);
+        stores.slices = Some(cache);
+    } else {
+        let cache = Cache::new();
+        let restart = Some(trim.restart.clone());
+        let trim = trim.clone();
+        let strip = move |eps: &mut Endpoints| {
+            strip::endpoints(eps);
+            trim.endpoints(eps);
+        };
+        let watch = Watch {
+            api: Api::<Endpoints>::all(client.clone()),
+            resource: "endpoints",
+            strip,
+            after: after_services(),
+            restart,
+        };
+        reflect::spawn(&mut tasks, &ctx, cache.clone(), watch);
+        stores.endpoints = Some(cache);
+    }
+    if cfg.watch_pods {
+        let cache = Cache::new();
+        let watch = Watch {
+            api: Api::<Pod>::all(client.clone()),
+            resource: "pods",
+            strip: strip::pod,
+            after: None,
+            restart: None,
+        };
+        reflect::spawn(&mut tasks, &ctx, cache.clone(), watch);
+        stores.pods = Some(cache);
+    }
     reflect::publish(stores, tx, ctx).await;
     tasks.shutdown().await;
     Ok(())

@@ -1,18 +1,18 @@
-//! One reflector per watched resource, and the publisher that turns the stores into complete
-//! [`ClusterObjects`] on the source channel. Watcher items are never `?`-ed: errors are logged
-//! and counted and the watcher retries with `.default_backoff()`; while the API is away the
-//! stores (and so the last published set) stay as they were. Re-lists swap a store atomically
-//! at `InitDone`, which is what removes objects deleted while we were disconnected.
+//! One watcher per watched resource feeding its [`Cache`], and the publisher that turns the
+//! caches into complete [`ClusterObjects`] on the source channel. Watcher items are never
+//! `?`-ed: errors are logged and counted and the watcher retries with `.default_backoff()`;
+//! while the API is away the caches (and so the last published set) stay as they were.
+//! Re-lists swap a cache atomically at `InitDone`, which is what removes objects deleted while
+//! we were disconnected.
 
-use std::fmt::Debug;
-use std::hash::Hash;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kubedns_records::ClusterObjects;
 use serde::de::DeserializeOwned;
@@ -21,9 +21,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::WatchMetrics;
+use super::cache::Cache;
 use crate::source::SourceTx;
 
-/// What every reflector task shares.
+/// What every watcher task shares.
 #[derive(Clone)]
 pub(super) struct Ctx {
     pub metrics: WatchMetrics,
@@ -31,112 +32,130 @@ pub(super) struct Ctx {
     pub token: CancellationToken,
 }
 
-/// Starts a reflector for `K` on `tasks`; returns its store.
-pub(super) fn spawn<K>(
-    tasks: &mut JoinSet<()>,
-    ctx: &Ctx,
-    api: Api<K>,
-    resource: &'static str,
-    strip: fn(&mut K),
-) -> Store<K>
-where
-    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
-{
-    let (store, writer) = reflector::store::<K>();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(strip)
-        .reflect(writer);
-    tasks.spawn(drive(
-        stream,
-        resource,
-        ctx.metrics.clone(),
-        ctx.changed.clone(),
-        ctx.token.child_token(),
-    ));
-    store
+/// A future a watcher waits for before its first list.
+pub(super) type Gate = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How one resource is watched.
+pub(super) struct Watch<K, F> {
+    pub api: Api<K>,
+    pub resource: &'static str,
+    /// Applied to every object before it is stored (`.modify()`).
+    pub strip: F,
+    /// Start listing only once this resolves.
+    pub after: Option<Gate>,
+    /// Drop the watch and list again from scratch whenever this is notified.
+    pub restart: Option<Arc<Notify>>,
 }
 
-/// Polls one reflector stream until cancelled, signalling changes and counting errors.
-async fn drive<K, S>(
-    stream: S,
-    resource: &'static str,
-    metrics: WatchMetrics,
-    changed: Arc<Notify>,
-    token: CancellationToken,
-) where
+/// Starts the watcher task of `w` on `tasks`, feeding `cache`.
+pub(super) fn spawn<K, F>(tasks: &mut JoinSet<()>, ctx: &Ctx, cache: Arc<Cache<K>>, w: Watch<K, F>)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    F: FnMut(&mut K) + Clone + Send + 'static,
+{
+    tasks.spawn(watch_loop(cache, w, ctx.clone()));
+}
+
+async fn watch_loop<K, F>(cache: Arc<Cache<K>>, w: Watch<K, F>, ctx: Ctx)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    F: FnMut(&mut K) + Clone + Send + 'static,
+{
+    if let Some(after) = w.after {
+        tokio::select! {
+            _ = ctx.token.cancelled() => return,
+            () = after => {}
+        }
+    }
+    loop {
+        let stream = watcher(w.api.clone(), watcher::Config::default())
+            .default_backoff()
+            .modify(w.strip.clone());
+        let restart = async {
+            match &w.restart {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = drive(stream, &cache, w.resource, &ctx) => return,
+            () = restart => {
+                tracing::info!(resource = w.resource, "re-listing: a Service now reads endpoints");
+                ctx.metrics.restart(w.resource);
+            }
+        }
+    }
+}
+
+/// Polls one watcher stream until cancelled (or it ends): applies events to `cache`, signals
+/// changes, logs and counts errors (the watcher itself retries with backoff).
+async fn drive<K, S>(stream: S, cache: &Cache<K>, resource: &'static str, ctx: &Ctx)
+where
+    K: kube::Resource,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream);
     let mut lists = 0u64;
     loop {
         let item = tokio::select! {
-            _ = token.cancelled() => return,
+            _ = ctx.token.cancelled() => return,
             item = stream.next() => item,
         };
-        match item {
+        let event = match item {
             None => return,
-            Some(Ok(watcher::Event::Init)) => {
+            Some(Err(err)) => {
+                tracing::warn!(resource, error = %err, "watch failed; retrying with backoff");
+                ctx.metrics.error(resource, &err);
+                continue;
+            }
+            Some(Ok(event)) => event,
+        };
+        match event {
+            watcher::Event::Init => {
                 if lists > 0 {
-                    metrics.restart(resource);
+                    ctx.metrics.restart(resource);
                     tracing::info!(resource, "re-listing");
                 }
                 lists += 1;
             }
-            Some(Ok(watcher::Event::InitApply(_))) => {}
-            Some(Ok(watcher::Event::InitDone)) => {
-                tracing::info!(resource, "listed");
-                metrics.synced(resource);
-                changed.notify_one();
-            }
-            Some(Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
-                metrics.synced(resource);
-                changed.notify_one();
-            }
-            Some(Err(err)) => {
-                tracing::warn!(resource, error = %err, "watch failed; retrying with backoff");
-                metrics.error(resource, &err);
-            }
+            watcher::Event::InitDone => tracing::info!(resource, "listed"),
+            _ => {}
+        }
+        if cache.apply(event) {
+            ctx.metrics.synced(resource);
+            ctx.changed.notify_one();
         }
     }
 }
 
-/// The stores of every watched resource.
+/// The caches of every watched resource.
 pub(super) struct Stores {
-    pub services: Store<Service>,
-    pub slices: Option<Store<EndpointSlice>>,
-    pub endpoints: Option<Store<Endpoints>>,
-    pub pods: Option<Store<Pod>>,
+    pub services: Arc<Cache<Service>>,
+    pub slices: Option<Arc<Cache<EndpointSlice>>>,
+    pub endpoints: Option<Arc<Cache<Endpoints>>>,
+    pub pods: Option<Arc<Cache<Pod>>>,
+}
+
+fn state<K: kube::Resource>(c: &Option<Arc<Cache<K>>>) -> Vec<Arc<K>> {
+    c.as_ref().map(|c| c.state()).unwrap_or_default()
+}
+
+async fn ready<K: kube::Resource>(c: &Option<Arc<Cache<K>>>) {
+    if let Some(c) = c {
+        c.wait_ready().await;
+    }
 }
 
 impl Stores {
-    /// Resolves once every store has completed its first list; `false` if a writer went away.
-    async fn ready(&self) -> bool {
-        async fn ready<K>(s: &Option<Store<K>>) -> bool
-        where
-            K: kube::Resource + Clone + 'static,
-            K::DynamicType: Eq + Hash + Clone,
-        {
-            match s {
-                Some(s) => s.wait_until_ready().await.is_ok(),
-                None => true,
-            }
-        }
-        self.services.wait_until_ready().await.is_ok()
-            && ready(&self.slices).await
-            && ready(&self.endpoints).await
-            && ready(&self.pods).await
+    /// Resolves once every cache has completed its first list.
+    async fn ready(&self) {
+        self.services.wait_ready().await;
+        ready(&self.slices).await;
+        ready(&self.endpoints).await;
+        ready(&self.pods).await;
     }
 
     fn snapshot(&self) -> ClusterObjects {
-        fn state<K>(s: &Option<Store<K>>) -> Vec<Arc<K>>
-        where
-            K: kube::Resource + Clone + 'static,
-            K::DynamicType: Eq + Hash + Clone,
-        {
-            s.as_ref().map(Store::state).unwrap_or_default()
-        }
         ClusterObjects {
             services: self.services.state(),
             endpoint_slices: state(&self.slices),
@@ -147,14 +166,11 @@ impl Stores {
     }
 }
 
-/// Publishes the complete object set once every store is ready, then after every change.
+/// Publishes the complete object set once every cache is ready, then after every change.
 pub(super) async fn publish(stores: Stores, tx: SourceTx, ctx: Ctx) {
-    let ready = tokio::select! {
+    tokio::select! {
         _ = ctx.token.cancelled() => return,
-        ready = stores.ready() => ready,
-    };
-    if !ready {
-        return;
+        () = stores.ready() => {}
     }
     tracing::info!("initial sync with the Kubernetes API complete");
     loop {
@@ -209,7 +225,7 @@ mod tests {
             changed: Arc::new(Notify::new()),
             token: CancellationToken::new(),
         };
-        let (store, writer) = reflector::store::<Service>();
+        let cache = Cache::new();
         let events = futures::stream::iter([
             Ok(Event::Init),
             Ok(Event::InitApply(svc("a"))),
@@ -221,25 +237,17 @@ mod tests {
             Ok(Event::InitApply(svc("a"))),
             Ok(Event::InitApply(svc("b"))),
             Ok(Event::InitDone),
-        ])
-        .reflect(writer);
+        ]);
         let (tx, mut rx) = crate::source::channel();
         let stores = Stores {
-            services: store.clone(),
+            services: cache.clone(),
             slices: None,
             endpoints: None,
             pods: None,
         };
         let publisher = tokio::spawn(publish(stores, tx, ctx.clone()));
-        drive(
-            events,
-            "services",
-            ctx.metrics.clone(),
-            ctx.changed.clone(),
-            ctx.token.clone(),
-        )
-        .await;
-        assert_eq!(names(&store.state()), ["a", "b"]);
+        drive(events, &cache, "services", &ctx).await;
+        assert_eq!(names(&cache.state()), ["a", "b"]);
         let published =
             rx.wait_for(|v| v.as_ref().is_some_and(|o| names(&o.services) == ["a", "b"]));
         tokio::time::timeout(std::time::Duration::from_secs(5), published)

@@ -1,4 +1,4 @@
-//! Reducing watched objects to what the projection reads, before the reflector stores them
+//! Reducing watched objects to what the projection reads, before they are stored
 //! (`.modify()` on the watcher stream). managedFields, annotations other than the ones kube-dns
 //! honours, labels other than the EndpointSlice service link, owner references, statuses and
 //! spec fields DNS never looks at are dropped (k8s-openapi structs stay their size: an
