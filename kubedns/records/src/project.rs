@@ -182,21 +182,26 @@ fn build_service(
             .as_ref()
             .and_then(|a| a.get(TOLERATE_UNREADY))
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let mut collected = Collected::default();
-    match slices.get(&(ns, name)) {
-        Some(list) => list
-            .iter()
-            .for_each(|s| collected.add_slice(s, publish_all)),
-        None => {
-            if let Some(ep) = endpoints.get(&(ns, name)) {
-                collected.add_endpoints(ep, publish_all);
-            }
-        }
-    }
     let kind = match cluster_ip::cluster_ips(spec) {
         Some(ips) => SvcKind::ClusterIp(ips),
         None => SvcKind::Headless,
     };
+    // Endpoints are published for headless Services only (spec §2.4, as kube-dns): a ClusterIP
+    // Service's records are its cluster IPs. The kube source therefore does not even keep the
+    // endpoints of ClusterIP Services, and both sources give the same zone.
+    let mut collected = Collected::default();
+    if matches!(kind, SvcKind::Headless) {
+        match slices.get(&(ns, name)) {
+            Some(list) => list
+                .iter()
+                .for_each(|s| collected.add_slice(s, publish_all)),
+            None => {
+                if let Some(ep) = endpoints.get(&(ns, name)) {
+                    collected.add_endpoints(ep, publish_all);
+                }
+            }
+        }
+    }
     let not_ready = collected.not_ready;
     Some(Built {
         svc: collected.into_svc(fqdn, kind, ports),

@@ -141,3 +141,41 @@ subsets: [{addresses: [{ip: "::ffff:10.0.0.9"}]}]
         ],
     );
 }
+
+/// Endpoints of a ClusterIP Service are not published (spec §2.4 names endpoints of headless
+/// Services only; kube-dns does the same): no endpoint names, no PTR for the pod IPs, and the
+/// Service name answers with its cluster IP whatever the endpoints are.
+#[test]
+fn cluster_ip_endpoints_are_not_published() {
+    let snap = zone(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec: {clusterIP: 10.96.0.30, ports: [{name: http, port: 80, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-abc, namespace: ns, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.1.5], hostname: web-0}
+ports: [{name: http, port: 8080, protocol: TCP}]
+"#,
+    );
+    run(
+        &snap,
+        &[
+            Case::ok("web.ns.svc.cluster.local. A", &["web.ns.svc.cluster.local. 30 IN A 10.96.0.30"]),
+            Case::nxdomain("10-244-1-5.web.ns.svc.cluster.local. A"),
+            Case::nxdomain("web-0.web.ns.svc.cluster.local. A"),
+            Case::ok(
+                "_http._tcp.web.ns.svc.cluster.local. SRV",
+                &["_http._tcp.web.ns.svc.cluster.local. 30 IN SRV 10 100 80 web.ns.svc.cluster.local."],
+            )
+            .extra(&["web.ns.svc.cluster.local. 30 IN A 10.96.0.30"]),
+        ],
+    );
+    let ptr = crate::support::ask(&snap, "5.1.244.10.in-addr.arpa. PTR");
+    assert!(ptr.answers.is_empty(), "{ptr:?}");
+}
