@@ -128,10 +128,13 @@ fn every_manifest_parses_into_kubernetes_types() {
     let auto = documents("dns-autoscaler.yaml");
     assert_eq!(typed::<Deployment>(&auto, "Deployment").len(), 1);
     assert_eq!(typed::<ConfigMap>(&auto, "ConfigMap").len(), 1);
-    for f in std::fs::read_dir(workspace_root().join("deploy/examples"))
-        .unwrap()
-        .flatten()
-    {
+    let examples = std::fs::read_dir(workspace_root().join("deploy/examples")).unwrap();
+    let yaml = |f: &std::fs::DirEntry| {
+        f.path()
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml")
+    };
+    for f in examples.flatten().filter(yaml) {
         let text = std::fs::read_to_string(f.path()).unwrap();
         kubedns_records::objects::from_yaml_documents(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", f.path().display()));
