@@ -9,9 +9,11 @@
 //! `project` (objects to snapshot), `answer` (snapshot and question to reply), and one module
 //! per record kind under `kind/`, each citing its section of the specification.
 //!
-//! Where kube-dns and CoreDNS differ and the issue is silent, CoreDNS wins: endpoint names
-//! (`10-244-1-5.<svc>...`, or the endpoint `hostname`) exist for ClusterIP Services too and
-//! own the PTR of their IP; a reverse name gets one PTR (cluster IP first); NS at the apex is
+//! Endpoints are published for headless Services only (spec §2.4, kube-dns): a ClusterIP
+//! Service's names are its cluster IPs, so both object sources can drop the endpoints of
+//! ClusterIP Services and memory stays proportional to what is served. Where kube-dns and
+//! CoreDNS differ and the issue is silent, CoreDNS wins: a reverse name gets one PTR (cluster
+//! IP first); NS at the apex is
 //! answered with glue; `CNAME` asked at a non-ExternalName name is NODATA, not NXDOMAIN; SOA
 //! timers are CoreDNS's (7200 1800 86400, minimum = `--neg-ttl`); `<ns>.svc.<zone>` exists
 //! only for a namespace with Services or a Namespace object; no `*` wildcards. kube-dns is
