@@ -7,32 +7,19 @@
 //! On shutdown the loop stops reading at once, so a process sharing the socket gets the new
 //! queries, and the thread finishes its in-flight misses. Must not decide answers.
 
-use std::io::{ErrorKind, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, UdpSocket};
+use std::io::ErrorKind;
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
-};
+use nix::sys::socket::MsgFlags;
+use ops::udp::{BATCH, UdpBatch};
 use tokio::io::Interest;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::pipeline::{Pipeline, Step, Transport};
-
-/// Datagrams per `recvmmsg`/`sendmmsg`.
-pub const BATCH: usize = 32;
-/// Largest query datagram read (longer ones are cut and answered FORMERR).
-const RX_BUF: usize = 4096;
-
-fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::from(*v4));
-    }
-    a.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
-}
 
 /// Serves `sock` on the calling thread until `stop` is cancelled, then finishes the misses
 /// still in flight on this thread (bounded by `drain`).
@@ -69,12 +56,7 @@ async fn serve(
     sock.set_nonblocking(true)?;
     let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
     let fd = sock.as_raw_fd();
-    let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-    let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-    let mut bufs: Box<[[u8; RX_BUF]; BATCH]> = Box::new([[0u8; RX_BUF]; BATCH]);
-    let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
-    let mut received: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
-    let mut dests: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+    let mut batch = UdpBatch::new();
     loop {
         tokio::select! {
             biased;
@@ -84,21 +66,9 @@ async fn serve(
         // Without MSG_WAITFORONE a non-blocking recvmmsg takes what is queued, up to BATCH;
         // EAGAIN (no datagram) clears the readiness, and we wait for the next edge.
         let got = sock.try_io(Interest::READABLE, || {
-            let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
-            let results = recvmmsg(
-                fd,
-                &mut rx_headers,
-                iovs.iter_mut(),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            )
-            .map_err(std::io::Error::from)?;
-            let mut n = 0;
-            for (slot, r) in received.iter_mut().zip(results) {
-                *slot = (r.bytes, r.address);
-                n += 1;
-            }
-            Ok(n)
+            batch
+                .recv(fd, MsgFlags::MSG_DONTWAIT)
+                .map_err(std::io::Error::from)
         });
         let n = match got {
             Ok(n) => n,
@@ -111,18 +81,11 @@ async fn serve(
                 continue;
             }
         };
-        let mut replies = 0;
-        for (i, (len, addr)) in received[..n].iter().enumerate() {
-            let Some(addr) = addr else { continue };
-            let packet = &bufs[i][..(*len).min(RX_BUF)];
-            match pipeline.fast(packet, Transport::Udp, &mut outs[replies]) {
-                Step::Reply => {
-                    dests[replies] = Some(*addr);
-                    replies += 1;
-                }
-                Step::Drop => {}
+        batch.respond(
+            |packet, peer, out| match pipeline.fast(packet, Transport::Udp, out) {
+                Step::Reply => true,
+                Step::Drop => false,
                 Step::Miss(miss) => {
-                    let Some(peer) = to_std(addr) else { continue };
                     let (pipeline, sock) = (pipeline.clone(), sock.clone());
                     in_flight.spawn(async move {
                         let mut out = Vec::new();
@@ -133,47 +96,14 @@ async fn serve(
                             tracing::debug!(error = %e, %peer, "UDP send failed");
                         }
                     });
+                    false
                 }
-            }
-        }
-        if replies > 0 {
-            send_batch(&sock, &mut tx_headers, &outs[..replies], &dests[..replies]);
-        }
+            },
+        );
+        batch.send(fd);
         if n == BATCH {
             // More may be queued: let this thread's miss tasks run first.
             tokio::task::yield_now().await;
-        }
-    }
-}
-
-fn send_batch(
-    sock: &tokio::net::UdpSocket,
-    headers: &mut MultiHeaders<SockaddrStorage>,
-    outs: &[Vec<u8>],
-    dests: &[Option<SockaddrStorage>],
-) {
-    let slices: Vec<[IoSlice<'_>; 1]> = outs.iter().map(|o| [IoSlice::new(o)]).collect();
-    let none: [ControlMessage<'_>; 0] = [];
-    let sent = match sendmmsg(
-        sock.as_raw_fd(),
-        headers,
-        &slices,
-        dests,
-        none,
-        MsgFlags::empty(),
-    ) {
-        Ok(results) => results.count(),
-        Err(e) => {
-            tracing::debug!(error = %e, "UDP sendmmsg failed");
-            0
-        }
-    };
-    // Whatever sendmmsg did not take goes one by one (rare: a full send buffer).
-    for (out, dest) in outs.iter().zip(dests).skip(sent) {
-        if let Some(peer) = dest.as_ref().and_then(to_std)
-            && let Err(e) = sock.try_send_to(out, peer)
-        {
-            tracing::debug!(error = %e, %peer, "UDP send failed");
         }
     }
 }

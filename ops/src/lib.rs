@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod shutdown;
+pub mod udp;
 
 pub use shutdown::shutdown_token;
 pub use tokio_util::sync::CancellationToken;
