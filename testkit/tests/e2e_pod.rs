@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use testkit::bin::workspace_root;
-use testkit::pod::{Pod, PodConfig, dig, dig_full, http_get, write_configmap};
+use testkit::pod::{
+    Pod, PodConfig, dig, dig_full, free_port, http_get, start_kubedns, write_configmap,
+};
 use testkit::upstream::{MockUpstream, Reply, reply_a, reply_nxdomain};
 
 fn example_cluster() -> PathBuf {
@@ -205,4 +207,45 @@ async fn cache_keeps_answering_through_a_kubedns_restart() {
         );
         assert_eq!(dig(c, &["my-nginx.default.svc.cluster.local"]), cached);
     });
+}
+
+/// Issue 2's acceptance queries, with `dig` straight at kubedns on the example cluster.
+#[test]
+fn dig_against_kubedns_alone() {
+    let (_kubedns, addr) = start_kubedns(&example_cluster(), 0, free_port());
+    assert!(within(Duration::from_secs(10), || !dig(
+        addr,
+        &["my-nginx.default.svc.cluster.local"]
+    )
+    .is_empty()));
+    assert_eq!(
+        dig(addr, &["my-nginx.default.svc.cluster.local"]),
+        ["10.96.113.7"]
+    );
+    assert_eq!(
+        dig(addr, &["SRV", "_web80._tcp.web.coocla.svc.cluster.local"]),
+        ["10 100 7878 web.coocla.svc.cluster.local."]
+    );
+    assert_eq!(
+        dig(addr, &["-x", "10.96.113.7"]),
+        ["my-nginx.default.svc.cluster.local."]
+    );
+    assert_eq!(
+        dig(addr, &["client-svc.default.svc.cluster.local"]),
+        ["nginx-svc.nginx-ns.svc.cluster.local.", "10.104.13.251"]
+    );
+    assert_eq!(
+        dig(addr, &["TXT", "dns-version.cluster.local"]),
+        ["\"1.1.0\""]
+    );
+    // Over TCP too.
+    assert_eq!(
+        dig(addr, &["+tcp", "my-nginx.default.svc.cluster.local"]),
+        ["10.96.113.7"]
+    );
+    let full = dig_full(addr, &["nope.default.svc.cluster.local"]);
+    assert!(
+        full.contains("status: NXDOMAIN") && full.contains("flags: qr aa rd"),
+        "{full}"
+    );
 }
