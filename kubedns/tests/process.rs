@@ -93,3 +93,55 @@ fn usage_errors_exit_2_before_binding() {
         );
     }
 }
+
+/// SIGTERM still stops kubedns when its stderr is a pipe nobody reads any more (a log shipper
+/// or supervisor that died first, or `timeout` signalling the whole process group): logging
+/// must never stand between the signal and the shutdown.
+#[test]
+fn sigterm_with_a_closed_stderr_still_exits() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("c.yaml"), support::CLUSTER).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubedns"))
+        .args([
+            "--dns-bind-address=127.0.0.1",
+            "--dns-port=0",
+            "--healthz-port=0",
+            "--metrics-port=0",
+        ])
+        .arg(format!("--manifests={}", dir.path().display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kubedns");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0
+        && !line.contains("initial sync done")
+    {
+        line.clear();
+    }
+    drop(stderr); // the reader goes away
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "kubedns did not exit 0 after SIGTERM: {status:?}"
+    );
+}

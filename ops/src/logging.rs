@@ -33,6 +33,9 @@ pub fn init(verbosity: u8) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // tracing-subscriber reports a failed write with `eprint!`, which panics when stderr
+        // itself is gone (a closed pipe): that panic would kill whatever task was logging.
+        .log_internal_errors(false)
         .with_target(false)
         .try_init();
 }

@@ -25,12 +25,14 @@ pub fn shutdown_token() -> CancellationToken {
                 return;
             }
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+        // Cancel first, log second: nothing that logging does may delay or stop the shutdown.
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
             _ = t.cancelled() => return,
-        }
+        };
         t.cancel();
+        tracing::info!("{which} received, shutting down");
     });
     token
 }
