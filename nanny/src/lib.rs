@@ -127,7 +127,14 @@ impl Applier {
         let resolved = self.opts.resolver.resolve_stubs(cfg).await;
         self.current = cfg.clone();
         self.unresolved = resolve::has_unresolved(&resolved);
-        resolved
+        let (routable, dropped) = resolve::without_unresolved(resolved);
+        if !dropped.is_empty() {
+            tracing::warn!(
+                ?dropped,
+                "stub nameservers left out of the routes until they resolve"
+            );
+        }
+        routable
     }
 
     fn publish(&mut self, resolved: Config, why: &str) -> Desired {

@@ -1,10 +1,12 @@
 //! Stub nameservers given as host names (kubernetes/dns#82): dnsmasq-nanny resolves them
 //! before building the argv (reference §3.5). Names ending in the cluster domain go to kubedns
 //! (`-kubednsServer`) with a UDP DNS query; others go to the system resolver. The first address
-//! wins; on failure the name is passed through unchanged and a line is logged, and the config
-//! side tries again every sync interval ([`has_unresolved`]) until it resolves (kubedns may
-//! not answer yet when the nanny starts). IP nameservers are never touched. This is the only
-//! module of the config path that does I/O.
+//! wins. On failure a line is logged and the config side tries again every sync interval
+//! ([`has_unresolved`]) until it resolves (kubedns may not answer yet when the nanny starts);
+//! meanwhile the name is left out of dnscache's routes ([`without_unresolved`]). dnsmasq-nanny
+//! passed it through unchanged, which dnsmasq refused (kubernetes/dns#82): at pod start, before
+//! kubedns answers, that meant a cache that could not start. IP nameservers are never
+//! touched. This is the only module of the config path that does I/O.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -103,6 +105,25 @@ pub fn has_unresolved(cfg: &Config) -> bool {
         .any(|s| host_name(s).is_some())
 }
 
+/// `cfg` without the stub nameservers that are still host names (they did not resolve), and
+/// those names as `domain/server` for the log. A domain left with no nameserver is left out
+/// until one resolves: its names go to the default upstreams meanwhile, as before the
+/// ConfigMap named it.
+pub fn without_unresolved(mut cfg: Config) -> (Config, Vec<String>) {
+    let mut dropped = Vec::new();
+    for (domain, servers) in cfg.stub_domains.iter_mut() {
+        servers.retain(|s| {
+            let keep = host_name(s).is_none();
+            if !keep {
+                dropped.push(format!("{domain}/{s}"));
+            }
+            keep
+        });
+    }
+    cfg.stub_domains.retain(|_, servers| !servers.is_empty());
+    (cfg, dropped)
+}
+
 async fn system_lookup(host: &str) -> std::io::Result<IpAddr> {
     tokio::net::lookup_host((host, 0))
         .await?
@@ -157,5 +178,34 @@ async fn ask(server: SocketAddr, host: &str, qtype: RecordType) -> std::io::Resu
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unresolved_names_are_left_out_of_the_routes() {
+        let mut cfg = Config::default();
+        cfg.stub_domains.insert(
+            "a.local".into(),
+            vec!["1.2.3.4".into(), "ns.svc.cluster.local:53".into()],
+        );
+        cfg.stub_domains
+            .insert("b.local".into(), vec!["dns.b.svc.cluster.local".into()]);
+        cfg.stub_domains
+            .insert("c.local".into(), vec!["[2001:db8::1]:53".into()]);
+        let (kept, dropped) = without_unresolved(cfg);
+        assert_eq!(kept.stub_domains.len(), 2);
+        assert_eq!(kept.stub_domains["a.local"], ["1.2.3.4"]);
+        assert_eq!(kept.stub_domains["c.local"], ["[2001:db8::1]:53"]);
+        assert_eq!(
+            dropped,
+            [
+                "a.local/ns.svc.cluster.local:53",
+                "b.local/dns.b.svc.cluster.local"
+            ]
+        );
     }
 }
