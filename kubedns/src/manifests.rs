@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubedns_records::{ClusterObjects, from_yaml_documents};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -100,75 +98,6 @@ pub fn load(path: &Path) -> Result<ClusterObjects, ManifestError> {
     Ok(objects)
 }
 
-/// Drops EndpointSlices and Endpoints no headless Service reads, so that a big cluster's
-/// endpoint objects are not kept for nothing: ClusterIP records never look at endpoints
-/// (records `kind/cluster_ip.rs`), ExternalName ones neither. Returns how many were dropped.
-/// (Candidate for `kubedns_records::ClusterObjects`, next to the projection that justifies it.)
-pub fn retain_used_endpoints(objects: &mut ClusterObjects) -> usize {
-    use std::collections::HashSet;
-    let headless: HashSet<(&str, &str)> = objects
-        .services
-        .iter()
-        .filter(|s| is_headless(s))
-        .filter_map(|s| {
-            Some((
-                s.metadata.namespace.as_deref()?,
-                s.metadata.name.as_deref()?,
-            ))
-        })
-        .collect();
-    let before = objects.endpoint_slices.len() + objects.endpoints.len();
-    let slice_used = |s: &EndpointSlice| {
-        let ns = s.metadata.namespace.as_deref().unwrap_or("");
-        let svc = s
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SERVICE_NAME_LABEL));
-        svc.is_some_and(|svc| headless.contains(&(ns, svc.as_str())))
-    };
-    let endpoints_used = |e: &Endpoints| {
-        let ns = e.metadata.namespace.as_deref().unwrap_or("");
-        let name = e.metadata.name.as_deref().unwrap_or("");
-        headless.contains(&(ns, name))
-    };
-    let slices: Vec<_> = objects
-        .endpoint_slices
-        .iter()
-        .filter(|s| slice_used(s))
-        .cloned()
-        .collect();
-    let endpoints: Vec<_> = objects
-        .endpoints
-        .iter()
-        .filter(|e| endpoints_used(e))
-        .cloned()
-        .collect();
-    drop(headless);
-    objects.endpoint_slices = slices;
-    objects.endpoints = endpoints;
-    before - objects.endpoint_slices.len() - objects.endpoints.len()
-}
-
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-
-/// Headless: not ExternalName, and `clusterIP` (or the first of `clusterIPs`) empty or `None`.
-fn is_headless(svc: &Service) -> bool {
-    let Some(spec) = svc.spec.as_ref() else {
-        return false;
-    };
-    if spec.type_.as_deref() == Some("ExternalName") {
-        return false;
-    }
-    let ip = spec
-        .cluster_ips
-        .as_ref()
-        .and_then(|ips| ips.first())
-        .or(spec.cluster_ip.as_ref())
-        .map_or("", |s| s.trim());
-    ip.is_empty() || ip.eq_ignore_ascii_case("none")
-}
-
 /// What changes when a manifest file changes: path, length, mtime and inode of each file.
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>, u64)>;
 
@@ -229,7 +158,7 @@ pub async fn run(path: PathBuf, tx: SourceTx, metrics: ManifestMetrics, token: C
                     metrics.loads.inc();
                     let (slices, endpoints) =
                         (objects.endpoint_slices.len(), objects.endpoints.len());
-                    let unused = retain_used_endpoints(&mut objects);
+                    let unused = objects.retain_used_endpoints();
                     tracing::info!(
                         path = %path.display(),
                         services = objects.services.len(),

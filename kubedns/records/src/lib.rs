@@ -34,7 +34,7 @@ mod snapshot;
 
 pub use answer::DNS_SCHEMA_VERSION;
 pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
-pub use project::{SERVICE_NAME_LABEL, project};
+pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 
 use hickory_proto::op::ResponseCode;

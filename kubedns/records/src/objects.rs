@@ -37,6 +37,38 @@ impl ClusterObjects {
         self.namespaces.extend(other.namespaces);
     }
 
+    /// Drops the EndpointSlices and Endpoints that no Service [`reads`](crate::reads_endpoints)
+    /// (those of ClusterIP and ExternalName Services, and orphans), so a big cluster's endpoint
+    /// objects are not kept for nothing. Returns how many were dropped.
+    pub fn retain_used_endpoints(&mut self) -> usize {
+        use std::collections::HashSet;
+        let readers: HashSet<(String, String)> = self
+            .services
+            .iter()
+            .filter(|s| crate::reads_endpoints(s))
+            .filter_map(|s| Some((s.metadata.namespace.clone()?, s.metadata.name.clone()?)))
+            .collect();
+        let read = |ns: Option<&String>, name: Option<&String>| {
+            let key = (
+                ns.cloned().unwrap_or_default(),
+                name.cloned().unwrap_or_default(),
+            );
+            readers.contains(&key)
+        };
+        let before = self.endpoint_slices.len() + self.endpoints.len();
+        self.endpoint_slices.retain(|s| {
+            let svc = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(crate::SERVICE_NAME_LABEL));
+            svc.is_some() && read(s.metadata.namespace.as_ref(), svc)
+        });
+        self.endpoints
+            .retain(|e| read(e.metadata.namespace.as_ref(), e.metadata.name.as_ref()));
+        before - self.endpoint_slices.len() - self.endpoints.len()
+    }
+
     /// Total number of objects.
     pub fn len(&self) -> usize {
         self.services.len()

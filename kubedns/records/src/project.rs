@@ -137,6 +137,15 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     snap
 }
 
+/// Whether the projection turns `svc`'s endpoints into records: true for headless Services
+/// only (spec §2.4). ExternalName and ClusterIP Services answer from the Service alone, so the
+/// object sources may drop their EndpointSlices and Endpoints (`watch/trim.rs`,
+/// [`ClusterObjects::retain_used_endpoints`]). The same decision `project` takes below.
+pub fn reads_endpoints(svc: &Service) -> bool {
+    let spec = svc.spec.as_ref();
+    external_name::target(spec).is_none() && cluster_ip::cluster_ips(spec).is_none()
+}
+
 struct Built {
     svc: Svc,
     not_ready: usize,

@@ -140,7 +140,7 @@ kind: Endpoints
 metadata: {name: cip, namespace: a}
 "#;
     let mut o = load_text("p.yaml", text).expect("parses");
-    assert_eq!(retain_used_endpoints(&mut o), 3);
+    assert_eq!(o.retain_used_endpoints(), 3);
     let names: Vec<_> = o
         .endpoint_slices
         .iter()

@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 /// Annotations the projection reads (kube-dns §2.4: publish not-ready endpoints).
 pub const KEPT_ANNOTATIONS: &[&str] = &["service.alpha.kubernetes.io/tolerate-unready-endpoints"];
 /// The label linking an EndpointSlice to its Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+pub use kubedns_records::SERVICE_NAME_LABEL;
 
 fn keep_keys(
     map: Option<BTreeMap<String, String>>,

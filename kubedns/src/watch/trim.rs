@@ -16,14 +16,11 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio::sync::Notify;
 
 use super::cache::Key;
-use super::strip::SERVICE_NAME_LABEL;
+use kubedns_records::SERVICE_NAME_LABEL;
 
-/// Whether `svc` reads endpoints: headless Services do.
+/// Whether `svc` reads endpoints: the projection's own rule (headless Services do).
 pub fn needs_endpoints(svc: &Service) -> bool {
-    svc.spec
-        .as_ref()
-        .and_then(|s| s.cluster_ip.as_deref())
-        .is_some_and(|ip| ip == "None")
+    kubedns_records::reads_endpoints(svc)
 }
 
 /// Shared between the Service watcher (which may ask for a restart) and the endpoints watcher.
