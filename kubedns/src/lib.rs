@@ -10,6 +10,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod autopath;
 pub mod cli;
 pub mod handler;
 pub mod http;
@@ -65,6 +66,9 @@ pub struct Config {
     pub initial_sync_timeout: Duration,
     /// How long a shutdown may take before tasks are abandoned.
     pub shutdown_grace: Duration,
+    /// `--autopath`: the sources whose client subnet option is trusted (`--autopath-trusted`);
+    /// `None` when autopath is off.
+    pub autopath_trusted: Option<Vec<ipnet::IpNet>>,
 }
 
 /// Errors that end [`run`] or [`bind`].
@@ -105,6 +109,13 @@ pub async fn run(
 ) -> Result<(), Error> {
     let dns_metrics = metrics::DnsMetrics::register(&registry)?;
     let zone_metrics = metrics::ZoneMetrics::register(&registry)?;
+    let autopath = match cfg.autopath_trusted.clone() {
+        Some(trusted) => {
+            let m = metrics::AutopathMetrics::register(&registry)?;
+            Some(autopath::Autopath::new(trusted, m))
+        }
+        None => None,
+    };
     let zone = Arc::new(zone::ZoneView::new());
     let (tx, rx) = source::channel();
     let mut tasks = tokio::task::JoinSet::new();
@@ -141,7 +152,7 @@ pub async fn run(
     } = bound;
     let registry = Arc::new(registry);
     http::spawn(&mut tasks, healthz, metrics, zone.clone(), registry, &token);
-    let handler = handler::Handler::new(zone.clone(), &cfg.zone, dns_metrics);
+    let handler = handler::Handler::with_autopath(zone.clone(), &cfg.zone, dns_metrics, autopath);
     let dns = server::serve(
         handler,
         udp,
