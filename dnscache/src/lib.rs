@@ -17,6 +17,7 @@ pub mod cache;
 pub mod chaos;
 pub mod cli;
 pub mod cname;
+pub mod ecs;
 pub mod handover;
 pub mod metrics;
 pub mod pipeline;
@@ -52,6 +53,8 @@ pub struct Config {
     pub tcp: TcpLimits,
     /// Bound on the shutdown drain of in-flight queries.
     pub drain: Duration,
+    /// `--add-subnet`: client subnet options for some routes.
+    pub add_subnet: Option<ecs::AddSubnet>,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             settings: Settings::default(),
             tcp: TcpLimits::default(),
             drain: Duration::from_secs(5),
+            add_subnet: None,
         }
     }
 }
@@ -102,12 +106,11 @@ pub async fn run(
         .cache_size
         .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
     let cache = cache::Cache::new(cfg.cache, metrics.clone());
-    let pipeline = Arc::new(Pipeline::new(
-        cache,
-        cfg.routes,
-        cfg.settings,
-        metrics.clone(),
-    ));
+    let mut pipeline = Pipeline::new(cache, cfg.routes, cfg.settings, metrics.clone());
+    if let Some(add) = cfg.add_subnet {
+        pipeline = pipeline.with_add_subnet(add);
+    }
+    let pipeline = Arc::new(pipeline);
     let tracker = TaskTracker::new();
     let mut workers = Vec::new();
     for group in sockets.udp {

@@ -162,6 +162,7 @@ async fn tcp_conn(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = s.set_nodelay(true);
+    let client = s.peer_addr().ok().map(|a| a.ip());
     let mut out = Vec::with_capacity(512);
     loop {
         let mut len = [0u8; 2];
@@ -185,7 +186,7 @@ async fn tcp_conn(
             return;
         }
         out.clear();
-        match pipeline.fast(&buf, Transport::Tcp, &mut out) {
+        match pipeline.fast_from(&buf, Transport::Tcp, client, &mut out) {
             Step::Reply => {}
             Step::Drop => continue,
             Step::Miss(miss) => pipeline.miss(miss, &mut out).await,

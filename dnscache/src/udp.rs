@@ -90,8 +90,8 @@ async fn serve(
                 continue;
             }
         }
-        batch.respond(
-            |packet, peer, out| match pipeline.fast(packet, Transport::Udp, out) {
+        batch.respond(|packet, peer, out| {
+            match pipeline.fast_from(packet, Transport::Udp, Some(peer.ip()), out) {
                 Step::Reply => true,
                 Step::Drop => false,
                 Step::Miss(miss) => {
@@ -107,8 +107,8 @@ async fn serve(
                     });
                     false
                 }
-            },
-        );
+            }
+        });
         batch.send(fd);
         if n == BATCH {
             // More may be queued: let this thread's miss tasks run first.
