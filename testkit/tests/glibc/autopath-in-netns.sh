@@ -7,7 +7,9 @@
 # Prints "RESULT <pod> <kind> <name>: <getent output>", "CLIENT <pod> <kind> <name>: <queries
 # dnscache received>" and "UPSTREAM <pod> <kind> <name>: <queries the mock received>".
 # Env: KUBEDNS NANNY DNSCACHE MOCK MANIFESTS WORK, AUTOPATH (on|off), QUERIES (space-separated
-# "pod:kind:name", pod a or b), FORGED (on: also ask kubedns directly with a forged subnet).
+# "pod:kind:name", pod a or b), FORGED (on: also ask kubedns directly with a forged subnet),
+# NAMES_FILE (optional, for kubedns/benches/autopath.sh: `getent ahosts` of every name in it as
+# pod a, then one line "BENCH names=N client=<queries> upstream=<queries> seconds=<total>").
 set -u
 ip link set lo up
 ip addr add 10.96.0.10/32 dev lo
@@ -40,7 +42,7 @@ kind: Pod
 metadata: {name: client, namespace: other}
 status: {phase: Running, podIP: 10.244.2.7}
 PODS
-"$MOCK" 127.0.0.1 example.test 120 > "$WORK/upstream.log" 2>&1 &
+"$MOCK" 127.0.0.1 example.test "${MOCK_SECONDS:-120}" > "$WORK/upstream.log" 2>&1 &
 up=$!
 i=0
 until grep -q '^listening' "$WORK/upstream.log"; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
@@ -85,6 +87,14 @@ for q in $QUERIES; do
   echo "CLIENT $pod $kind $name: $(( $(received) - before ))"
   echo "UPSTREAM $pod $kind $name: $(( $(upstream) - ubefore ))"
 done
+if [ -n "${NAMES_FILE:-}" ]; then
+  as_pod 10.244.1.5; cp "$WORK/resolv-default.conf" "$WORK/resolv.conf"
+  before=$(received); ubefore=$(upstream); n=0
+  t0=$(date +%s.%N)
+  while read -r name; do getent ahosts "$name" >/dev/null; n=$((n+1)); done < "$NAMES_FILE"
+  t1=$(date +%s.%N)
+  echo "BENCH names=$n client=$(( $(received) - before )) upstream=$(( $(upstream) - ubefore )) seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+fi
 if [ "${FORGED:-off}" = on ]; then
   q=api.example.test.default.svc.cluster.local
   # Claims to be the pod of namespace default, but comes from the other pod: not trusted.
