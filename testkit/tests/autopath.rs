@@ -150,7 +150,7 @@ spec: {clusterIP: 10.96.0.20, ports: [{port: 80}]}
     let mut cmd = Command::new(path("kubedns"));
     cmd.arg(format!("--manifests={}", dir.path().display()))
         .args(["--dns-bind-address=127.0.0.1", "--dns-port=0"])
-        .args(["--pods=verified", "--autopath"])
+        .args(["--pods=verified", "--autopath", "--lameduck=0"])
         .arg(format!("--healthz-port={}", free_port()))
         .arg(format!("--metrics-port={metrics}"));
     let kd = Proc::spawn(cmd).unwrap();

@@ -54,10 +54,10 @@ if [ "$AUTOPATH" = on ]; then
   cache_flags="--add-subnet"
 fi
 # shellcheck disable=SC2086
-"$KUBEDNS" --manifests="$WORK/objects" $kd_flags --dns-bind-address=127.0.0.1 --dns-port=10053 --healthz-port=18081 --metrics-port=10055 2>"$WORK/kubedns.log" &
+"$KUBEDNS" --manifests="$WORK/objects" $kd_flags --lameduck=0 --dns-bind-address=127.0.0.1 --dns-port=10053 --healthz-port=18081 --metrics-port=10055 2>"$WORK/kubedns.log" &
 kd=$!
 # shellcheck disable=SC2086
-"$NANNY" -v=2 -logtostderr -configDir="$WORK/cm" -restartDnsmasq=true -dnsmasqExec="$DNSCACHE" -- \
+"$NANNY" -v=2 -logtostderr -lameduck=0 -configDir="$WORK/cm" -restartDnsmasq=true -dnsmasqExec="$DNSCACHE" -- \
   -k --cache-size=1000 --no-negcache --listen-address=10.96.0.10 --port=53 --no-resolv \
   --server=/cluster.local/127.0.0.1#10053 --server=/in-addr.arpa/127.0.0.1#10053 --server=/ip6.arpa/127.0.0.1#10053 \
   --server="127.0.0.1#$upport" $cache_flags 2>"$WORK/nanny.log" &
