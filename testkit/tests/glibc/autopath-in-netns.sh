@@ -89,9 +89,11 @@ for q in $QUERIES; do
 done
 if [ -n "${NAMES_FILE:-}" ]; then
   as_pod 10.244.1.5; cp "$WORK/resolv-default.conf" "$WORK/resolv.conf"
-  before=$(received); ubefore=$(upstream); n=0
+  before=$(received); ubefore=$(upstream)
   t0=$(date +%s.%N)
-  while read -r name; do getent ahosts "$name" >/dev/null; n=$((n+1)); done < "$NAMES_FILE"
+  # Many names per getent process: the time is the resolver's, not process start-up.
+  xargs -n 100 getent ahosts < "$NAMES_FILE" > "$WORK/bench.out"
+  n=$(wc -l < "$NAMES_FILE")
   t1=$(date +%s.%N)
   echo "BENCH names=$n client=$(( $(received) - before )) upstream=$(( $(upstream) - ubefore )) seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 fi
