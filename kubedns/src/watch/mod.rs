@@ -7,6 +7,7 @@
 //! projection) and never exits the process: API outages are retried with backoff while the
 //! last published set keeps serving.
 
+pub mod backoff;
 mod cache;
 mod metrics;
 mod reflect;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher::Event;
 use kube::{Api, Client, Config};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -152,9 +154,11 @@ pub async fn run(
     let services = Cache::new();
     let strip_service = {
         let trim = trim.clone();
-        move |svc: &mut Service| {
-            strip::service(svc);
-            trim.service(svc);
+        move |event: &mut Event<Service>| {
+            if let Some(svc) = trim::object_mut(event) {
+                strip::service(svc);
+            }
+            trim.service(event);
         }
     };
     let watch = Watch {
@@ -179,9 +183,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |slice: &mut EndpointSlice| {
-            strip::endpoint_slice(slice);
-            trim.slice(slice);
+        let strip = move |event: &mut Event<EndpointSlice>| {
+            if let Some(slice) = trim::object_mut(event) {
+                strip::endpoint_slice(slice);
+            }
+            trim.slice(event);
         };
         let watch = Watch {
             api: Api::<EndpointSlice>::all(client.clone()),
@@ -196,9 +202,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |eps: &mut Endpoints| {
-            strip::endpoints(eps);
-            trim.endpoints(eps);
+        let strip = move |event: &mut Event<Endpoints>| {
+            if let Some(eps) = trim::object_mut(event) {
+                strip::endpoints(eps);
+            }
+            trim.endpoints(event);
         };
         let watch = Watch {
             api: Api::<Endpoints>::all(client.clone()),
@@ -215,7 +223,11 @@ pub async fn run(
         let watch = Watch {
             api: Api::<Pod>::all(client.clone()),
             resource: "pods",
-            strip: strip::pod,
+            strip: |event: &mut Event<Pod>| {
+                if let Some(pod) = trim::object_mut(event) {
+                    strip::pod(pod);
+                }
+            },
             after: None,
             restart: None,
         };

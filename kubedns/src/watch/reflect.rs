@@ -1,6 +1,6 @@
 //! One watcher per watched resource feeding its [`Cache`], and the publisher that turns the
 //! caches into complete [`ClusterObjects`] on the source channel. Watcher items are never
-//! `?`-ed: errors are logged and counted and the watcher retries with `.default_backoff()`;
+//! `?`-ed: errors are logged and counted and the watcher retries with [`CappedBackoff`];
 //! while the API is away the caches (and so the last published set) stay as they were.
 //! Re-lists swap a cache atomically at `InitDone`, which is what removes objects deleted while
 //! we were disconnected.
@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::WatchMetrics;
+use super::backoff::CappedBackoff;
 use super::cache::Cache;
 use crate::source::SourceTx;
 
@@ -39,7 +40,8 @@ pub(super) type Gate = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Watch<K, F> {
     pub api: Api<K>,
     pub resource: &'static str,
-    /// Applied to every object before it is stored (`.modify()`).
+    /// Applied to every event before it is stored: strips the objects and lets the trim
+    /// bookkeeping see creations and deletions alike.
     pub strip: F,
     /// Start listing only once this resolves.
     pub after: Option<Gate>,
@@ -51,7 +53,7 @@ pub(super) struct Watch<K, F> {
 pub(super) fn spawn<K, F>(tasks: &mut JoinSet<()>, ctx: &Ctx, cache: Arc<Cache<K>>, w: Watch<K, F>)
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    F: FnMut(&mut K) + Clone + Send + 'static,
+    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
 {
     tasks.spawn(watch_loop(cache, w, ctx.clone()));
 }
@@ -59,7 +61,7 @@ where
 async fn watch_loop<K, F>(cache: Arc<Cache<K>>, w: Watch<K, F>, ctx: Ctx)
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    F: FnMut(&mut K) + Clone + Send + 'static,
+    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
 {
     if let Some(after) = w.after {
         tokio::select! {
@@ -69,8 +71,14 @@ where
     }
     loop {
         let stream = watcher(w.api.clone(), watcher::Config::default())
-            .default_backoff()
-            .modify(w.strip.clone());
+            .backoff(CappedBackoff::new())
+            .map_ok({
+                let mut strip = w.strip.clone();
+                move |mut event| {
+                    strip(&mut event);
+                    event
+                }
+            });
         let restart = async {
             match &w.restart {
                 Some(n) => n.notified().await,
