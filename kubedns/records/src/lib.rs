@@ -1,6 +1,6 @@
 //! kubedns-records: the pure core of kubedns.
 //!
-//! Kubernetes objects (k8s-openapi types) go in, an immutable [`ZoneSnapshot`] comes out
+//! Kubernetes objects (the compact model of [`objects::model`]) go in, an immutable [`ZoneSnapshot`] comes out
 //! ([`project`]); a snapshot and a question give an [`Answer`] ([`ZoneSnapshot::answer`]).
 //! No async, no clock, no I/O, no logging: everything here is a value-to-value function and is
 //! table-tested. Spec: Kubernetes DNS-Based Service Discovery, schema 1.1.0.
@@ -34,7 +34,7 @@ mod snapshot;
 
 pub use answer::DNS_SCHEMA_VERSION;
 pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
-pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints};
+pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints, spec_reads_endpoints};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 
 use hickory_proto::op::ResponseCode;

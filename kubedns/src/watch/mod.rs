@@ -1,7 +1,7 @@
 //! Object source `kube`: kube-rs watchers (list + watch, reflector stores) for Services and
 //! EndpointSlices (discovery.k8s.io/v1, all namespaces) or core/v1 Endpoints, and Pods with
 //! `--pods=verified`, publishing complete [`ClusterObjects`](kubedns_records::ClusterObjects)
-//! on the source channel once every watcher has listed, then after every change (issue 3).
+//! on the source channel once every watcher has listed, then after every change.
 //!
 //! Owns the client configuration and the watch tasks; never builds records (that is the pure
 //! projection) and never exits the process: API outages are retried with backoff while the
@@ -11,15 +11,13 @@ pub mod backoff;
 mod cache;
 mod metrics;
 mod reflect;
-pub mod strip;
 pub mod trim;
+pub mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::Event;
 use kube::{Api, Client, Config};
@@ -32,6 +30,7 @@ pub use metrics::WatchMetrics;
 use crate::source::SourceTx;
 use cache::Cache;
 use reflect::{Ctx, Stores, Watch};
+use types::{WatchedEndpoints, WatchedPod, WatchedService, WatchedSlice};
 
 /// TCP connect timeout to the API server.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -152,19 +151,14 @@ pub async fn run(
     // once the Services are known, and relists when a Service starts reading endpoints.
     let trim = trim::Trim::new();
     let services = Cache::new();
-    let strip_service = {
+    let on_service = {
         let trim = trim.clone();
-        move |event: &mut Event<Service>| {
-            if let Some(svc) = trim::object_mut(event) {
-                strip::service(svc);
-            }
-            trim.service(event);
-        }
+        move |event: &mut Event<WatchedService>| trim.service(event)
     };
     let watch = Watch {
-        api: Api::<Service>::all(client.clone()),
+        api: Api::<WatchedService>::all(client.clone()),
         resource: "services",
-        strip: strip_service,
+        on_event: on_service,
         after: None,
         restart: None,
     };
@@ -183,16 +177,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |event: &mut Event<EndpointSlice>| {
-            if let Some(slice) = trim::object_mut(event) {
-                strip::endpoint_slice(slice);
-            }
-            trim.slice(event);
-        };
+        let on_event = move |event: &mut Event<WatchedSlice>| trim.slice(event);
         let watch = Watch {
-            api: Api::<EndpointSlice>::all(client.clone()),
+            api: Api::<WatchedSlice>::all(client.clone()),
             resource: "endpointslices",
-            strip,
+            on_event,
             after: after_services(),
             restart,
         };
@@ -202,16 +191,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |event: &mut Event<Endpoints>| {
-            if let Some(eps) = trim::object_mut(event) {
-                strip::endpoints(eps);
-            }
-            trim.endpoints(event);
-        };
+        let on_event = move |event: &mut Event<WatchedEndpoints>| trim.endpoints(event);
         let watch = Watch {
-            api: Api::<Endpoints>::all(client.clone()),
+            api: Api::<WatchedEndpoints>::all(client.clone()),
             resource: "endpoints",
-            strip,
+            on_event,
             after: after_services(),
             restart,
         };
@@ -221,13 +205,9 @@ pub async fn run(
     if cfg.watch_pods {
         let cache = Cache::new();
         let watch = Watch {
-            api: Api::<Pod>::all(client.clone()),
+            api: Api::<WatchedPod>::all(client.clone()),
             resource: "pods",
-            strip: |event: &mut Event<Pod>| {
-                if let Some(pod) = trim::object_mut(event) {
-                    strip::pod(pod);
-                }
-            },
+            on_event: |_: &mut Event<WatchedPod>| {},
             after: None,
             restart: None,
         };

@@ -11,17 +11,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher::Event;
 use tokio::sync::Notify;
 
 use super::cache::Key;
+use super::types::{WatchedEndpoints, WatchedService, WatchedSlice};
 use kubedns_records::SERVICE_NAME_LABEL;
 
 /// Whether `svc` reads endpoints: the projection's own rule (headless Services do).
-pub fn needs_endpoints(svc: &Service) -> bool {
-    kubedns_records::reads_endpoints(svc)
+pub fn needs_endpoints(svc: &WatchedService) -> bool {
+    kubedns_records::spec_reads_endpoints(svc.spec.as_ref())
 }
 
 /// The object of an event that carries one.
@@ -103,7 +102,7 @@ impl Trim {
 
     /// Sees every Service event before the Service cache does, so a slice relist triggered
     /// here already finds the new decision.
-    pub(super) fn service(&self, event: &Event<Service>) {
+    pub(super) fn service(&self, event: &Event<WatchedService>) {
         let mut state = self.lock();
         let (svc, listing) = match event {
             Event::Init => {
@@ -138,7 +137,7 @@ impl Trim {
     }
 
     /// Drops the endpoint list of a slice whose Service does not read it.
-    pub(super) fn slice(&self, event: &mut Event<EndpointSlice>) {
+    pub(super) fn slice(&self, event: &mut Event<WatchedSlice>) {
         let mut state = self.lock();
         if matches!(event, Event::Init) {
             state.trimmed.clear(); // the list decides again for every slice
@@ -161,7 +160,7 @@ impl Trim {
     }
 
     /// Drops the subsets of core/v1 Endpoints whose Service does not read them.
-    pub(super) fn endpoints(&self, event: &mut Event<Endpoints>) {
+    pub(super) fn endpoints(&self, event: &mut Event<WatchedEndpoints>) {
         let mut state = self.lock();
         if matches!(event, Event::Init) {
             state.trimmed.clear();
@@ -189,12 +188,11 @@ impl Trim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::ServiceSpec;
-    use k8s_openapi::api::discovery::v1::Endpoint;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kubedns_records::objects::{Endpoint, ServiceSpec};
 
-    fn svc(name: &str, ip: &str) -> Service {
-        Service {
+    fn svc(name: &str, ip: &str) -> WatchedService {
+        WatchedService {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("ns".into()),
@@ -204,12 +202,11 @@ mod tests {
                 cluster_ip: Some(ip.into()),
                 ..ServiceSpec::default()
             }),
-            status: None,
         }
     }
 
-    fn slice(service: &str) -> EndpointSlice {
-        EndpointSlice {
+    fn slice(service: &str) -> WatchedSlice {
+        WatchedSlice {
             metadata: ObjectMeta {
                 name: Some(format!("{service}-x")),
                 namespace: Some("ns".into()),
@@ -218,7 +215,7 @@ mod tests {
             },
             address_type: "IPv4".into(),
             endpoints: vec![Endpoint {
-                addresses: vec!["10.1.0.1".into()],
+                addresses: vec!["10.1.0.1".parse().unwrap()],
                 ..Endpoint::default()
             }],
             ports: None,
@@ -248,7 +245,7 @@ mod tests {
         assert!(futures::FutureExt::now_or_never(trim.restart.notified()).is_some());
     }
 
-    fn endpoints(event: &Event<EndpointSlice>) -> &[Endpoint] {
+    fn endpoints(event: &Event<WatchedSlice>) -> &[Endpoint] {
         match event {
             Event::Apply(s) => &s.endpoints,
             _ => &[],

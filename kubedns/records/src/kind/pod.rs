@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
-use k8s_openapi::api::core::v1::Pod;
 
 use super::{Reply, address_records};
+use crate::objects::Pod;
 use crate::snapshot::ZoneSnapshot;
 use crate::{PodMode, name};
 
