@@ -12,8 +12,9 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use crate::kind::{cluster_ip, external_name, headless};
+use crate::model::{Ep, Owner, Port, Reverse, Svc, SvcKind};
 use crate::objects::{EndpointSlice, Endpoints, Service, ServiceSpec};
-use crate::snapshot::{Ep, Owner, Port, Reverse, Svc, SvcKind, ZoneSnapshot};
+use crate::snapshot::ZoneSnapshot;
 use crate::{ClusterObjects, PodMode, ZoneConfig};
 
 pub use crate::objects::model::SERVICE_NAME_LABEL;

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::{Reply, address_records, srv_records};
+use crate::model::{Port, Proto, Svc};
 use crate::objects::ServiceSpec;
-use crate::snapshot::{Port, Proto, Svc};
 
 /// The cluster IPs of a non-headless, non-ExternalName Service (`clusterIPs`, falling back to
 /// `clusterIP`); `None` when the Service is headless (`None` or empty). Unparsable entries are
