@@ -156,6 +156,7 @@ impl Trim {
             state.forget(&svc, &name);
         } else if state.decide(svc, &name) {
             slice.endpoints = Vec::new();
+            slice.ports = None;
         }
     }
 
