@@ -2,6 +2,7 @@
 //!
 //! - [`apiserver`]: a fake Kubernetes API server (list/watch over HTTP) with fault knobs;
 //! - [`k8s`]: builders for Services, EndpointSlices, Endpoints, Pods;
+//! - [`cluster`]: a generated cluster of any size, as kubectl prints it or for the fake API;
 //! - [`bin`]: paths of the workspace binaries (built on demand);
 //! - [`proc`]: a child-process harness that captures log lines and finds `listening on` addresses;
 //! - [`dns`]: tiny DNS client calls over UDP and TCP (what `dig` does, in-process);
@@ -13,6 +14,7 @@
 
 pub mod apiserver;
 pub mod bin;
+pub mod cluster;
 pub mod dns;
 pub mod k8s;
 pub mod load;

@@ -8,10 +8,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
-use k8s_openapi::api::core::v1::Pod;
 
-use super::{Reply, address_records};
-use crate::snapshot::ZoneSnapshot;
+use super::{Reply, ZoneView, address_records};
+use crate::objects::Pod;
 use crate::{PodMode, name};
 
 /// `(namespace, ip)` of every Pod IP, lower-cased namespace, sorted and deduplicated.
@@ -78,36 +77,36 @@ pub(crate) fn namespaces_by_ip(pods: &[Arc<Pod>]) -> Vec<(IpAddr, Box<str>)> {
 /// Answers a name under `pod.<zone>`; `below` are the labels left of `pod`, leftmost first,
 /// lower-cased. `None` means NXDOMAIN; an empty reply means NODATA.
 pub(crate) fn lookup(
-    snap: &ZoneSnapshot,
+    snap: &impl ZoneView,
     below: &[Vec<u8>],
     owner: &Name,
     qtype: RecordType,
 ) -> Option<Reply> {
-    if snap.pods == PodMode::Disabled {
+    if snap.pods() == PodMode::Disabled {
         return None;
     }
     let ns_has_pods = |ns: &[u8]| {
-        let start = snap.pod_ips.partition_point(|(n, _)| n.as_bytes() < ns);
-        snap.pod_ips
+        let start = snap.pod_ips().partition_point(|(n, _)| n.as_bytes() < ns);
+        snap.pod_ips()
             .get(start)
             .is_some_and(|(n, _)| n.as_bytes() == ns)
     };
     match below {
         [] => Some(Reply::default()),
-        [ns] => match snap.pods {
+        [ns] => match snap.pods() {
             PodMode::Verified if !ns_has_pods(ns) => None,
             _ => Some(Reply::default()),
         },
         [ip_label, ns] => {
             let ip = name::parse_dashed_ip(ip_label)?;
-            if snap.pods == PodMode::Verified {
+            if snap.pods() == PodMode::Verified {
                 let ns = std::str::from_utf8(ns).ok()?;
-                snap.pod_ips
+                snap.pod_ips()
                     .binary_search_by(|(n, i)| (&**n, *i).cmp(&(ns, ip)))
                     .ok()?;
             }
             let mut reply = Reply::default();
-            address_records([ip], owner, qtype, snap.ttl, &mut reply.answers);
+            address_records([ip], owner, qtype, snap.ttl(), &mut reply.answers);
             Some(reply)
         }
         _ => None,
