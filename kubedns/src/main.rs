@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             .exit(),
     };
     ops::logging::init(cli.v);
+    ops::rlimit::raise_nofile();
     for flag in cli.ignored_flags() {
         tracing::warn!("flag {flag} is accepted for compatibility and ignored");
     }

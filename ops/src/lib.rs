@@ -12,6 +12,7 @@ pub mod go_flags;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod rlimit;
 pub mod shutdown;
 pub mod udp;
 

@@ -111,8 +111,15 @@ pub async fn run(
         metrics: dnsmasq,
     };
     tasks.spawn(scrape.run(token.child_token()));
+    let http_metrics = ops::http::Metrics::register(&registry)?;
     let route = http::router(cfg.metrics_path, registry, health);
-    tasks.spawn(ops::http::serve(bound.http, route, token.child_token()));
+    tasks.spawn(ops::http::serve_with(
+        bound.http,
+        route,
+        ops::http::Limits::default(),
+        http_metrics,
+        token.child_token(),
+    ));
 
     token.cancelled().await;
     ops::shutdown::drain("sidecar tasks", GRACE, async {

@@ -13,6 +13,7 @@
 pub mod apiserver;
 pub mod bin;
 pub mod dns;
+pub mod flood;
 pub mod k8s;
 pub mod pod;
 pub mod proc;
