@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     ops::logging::init(cli.klog.v);
-    ops::rlimit::raise_nofile();
+    ops::start::raise_nofile_limit();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting sidecar");
 
     let runtime = match tokio::runtime::Builder::new_current_thread()

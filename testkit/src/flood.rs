@@ -24,7 +24,7 @@ impl Flood {
     /// connects faster than the server accepts overflows the listen backlog, and each
     /// dropped SYN costs a 1 s retransmission, which would make the test slow, not stricter.
     pub fn open(addr: SocketAddr, idle: usize, half: usize) -> Flood {
-        let limit = ops::rlimit::raise_nofile().expect("read the descriptor limit");
+        let limit = ops::start::raise_nofile_limit().expect("read the descriptor limit");
         let want = (idle + half + 256) as u64;
         assert!(
             limit >= want,
