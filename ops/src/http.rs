@@ -6,15 +6,14 @@
 //!
 //! The kubelet's liveness probes of the whole pod come through these ports, so no client may
 //! be able to starve them: connections are capped, and a full server makes room for a new
-//! connection by closing its oldest idle one (`table`); a connection is closed when its
+//! connection by closing its longest-idle one (`crate::slots`, shared with the DNS TCP loop); a connection is closed when its
 //! request head is slow or it idles too long (`conn`); request heads are size-limited and
 //! request bodies refused (413), as every endpoint here is a GET.
 
 mod conn;
 mod limits;
-mod table;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::{Body as _, Incoming};
@@ -27,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use limits::{Close, Limits, Metrics};
 
+use crate::slots::{Admission, Slots};
 use conn::{Activity, ResponseBody, Tracked};
-use table::{Admit, Table};
 
 /// hyper refuses a read buffer below 8 KiB (and panics on one).
 const MIN_REQUEST_BYTES: usize = 8 * 1024;
@@ -104,7 +103,7 @@ pub async fn serve_with<F>(
     F: Fn(&Method, &str) -> Reply + Send + Sync + 'static,
 {
     let route = Arc::new(route);
-    let table = Arc::new(Mutex::new(Table::new(limits.max_connections)));
+    let slots = Slots::new(limits.max_connections);
     loop {
         let (stream, _) = tokio::select! {
             _ = token.cancelled() => return,
@@ -118,29 +117,26 @@ pub async fn serve_with<F>(
                 }
             },
         };
-        let activity = Activity::new(token.child_token());
-        let admitted = lock(&table).admit(activity.clone(), |a: &Arc<Activity>| a.is_busy());
-        let id = match admitted {
-            Admit::Room(id) => id,
-            Admit::Evicted(id, oldest) => {
-                oldest.close.cancel();
+        let slot = match slots.admit() {
+            (Admission::Free, Some(slot)) => slot,
+            (Admission::Evicted, Some(slot)) => {
                 metrics.closed(Close::Evicted);
-                id
+                slot
             }
-            Admit::Refused => {
+            _ => {
                 metrics.closed(Close::Refused);
                 drop(stream);
                 continue;
             }
         };
+        let activity = Activity::new(slot);
         tokio::spawn(connection(
             Tracked::new(stream, activity.clone()),
-            id,
             activity,
             route.clone(),
             limits,
             metrics.clone(),
-            table.clone(),
+            token.clone(),
         ));
     }
 }
@@ -148,12 +144,11 @@ pub async fn serve_with<F>(
 /// Serves one connection until it ends, is closed by the server, or outlasts a limit.
 async fn connection<F>(
     stream: Tracked,
-    id: u64,
     activity: Arc<Activity>,
     route: Arc<F>,
     limits: Limits,
     metrics: Metrics,
-    table: Arc<Mutex<Table<Arc<Activity>>>>,
+    token: CancellationToken,
 ) where
     F: Fn(&Method, &str) -> Reply + Send + Sync + 'static,
 {
@@ -192,14 +187,10 @@ async fn connection<F>(
             Err(e) => tracing::debug!(error = %e, "http connection failed"),
             Ok(()) => {}
         },
-        _ = activity.close.cancelled() => {}
+        _ = activity.evicted.cancelled() => {}
+        _ = token.cancelled() => {}
         reason = activity.expired(&limits) => metrics.closed(reason),
     }
-    lock(&table).remove(id);
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn to_response(reply: Reply, activity: &Arc<Activity>) -> Response<ResponseBody> {

@@ -21,6 +21,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::slots::Slot;
+
 use super::limits::{Close, Limits};
 
 /// Where a connection is, and since when.
@@ -35,39 +37,46 @@ enum Phase {
     Idle(Instant),
 }
 
-/// A connection's shared state: its phase and the token that closes it.
+/// A connection's shared state: its phase, and its slot under the connection cap (evictable
+/// unless the phase is [`Phase::Busy`]).
 #[derive(Debug)]
 pub(crate) struct Activity {
-    phase: Mutex<Phase>,
+    phase: Mutex<(Phase, Slot)>,
     /// Wakes [`Activity::expired`] on a phase change: the new phase may end sooner.
     changed: Notify,
-    /// Cancelled to close the connection (eviction, shutdown).
-    pub(crate) close: CancellationToken,
+    /// Cancelled when the cap takes this connection's slot for a newer one.
+    pub(crate) evicted: CancellationToken,
 }
 
 impl Activity {
-    /// A connection accepted now; `close` closes it.
-    pub(crate) fn new(close: CancellationToken) -> Arc<Self> {
+    /// A connection accepted now, holding `slot`; until its first request it may be evicted.
+    pub(crate) fn new(mut slot: Slot) -> Arc<Self> {
+        slot.idle();
         Arc::new(Activity {
-            phase: Mutex::new(Phase::Head(Instant::now())),
+            evicted: slot.eviction_token(),
+            phase: Mutex::new((Phase::Head(Instant::now()), slot)),
             changed: Notify::new(),
-            close,
         })
     }
 
     fn with_phase<R>(&self, f: impl FnOnce(&mut Phase) -> R) -> R {
         let mut guard = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        f(&mut guard.0)
     }
 
     fn set_phase(&self, phase: Phase) {
-        self.with_phase(|p| *p = phase);
+        {
+            let mut guard = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+            let (current, slot) = &mut *guard;
+            *current = phase;
+            match phase {
+                // An evicted connection is closed by its task; the request still gets its
+                // answer if hyper writes it first.
+                Phase::Busy(_) => drop(slot.busy()),
+                Phase::Head(_) | Phase::Idle(_) => slot.idle(),
+            }
+        }
         self.changed.notify_one();
-    }
-
-    /// Inside a request (not to be evicted).
-    pub(crate) fn is_busy(&self) -> bool {
-        self.with_phase(|p| matches!(p, Phase::Busy(_)))
     }
 
     /// Bytes arrived: on an idle connection they start the next request head.

@@ -11,7 +11,7 @@ use prometheus::{IntCounterVec, Opts, Registry};
 /// Bounds of one HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Open connections at most. When full, a new connection closes the oldest idle one
+    /// Open connections at most. When full, a new connection closes the longest-idle one
     /// (see [`crate::http::serve_with`]); when none is idle, the new one is closed at once.
     pub max_connections: usize,
     /// A request head (request line and headers) must be complete this long after its first
@@ -40,7 +40,7 @@ impl Default for Limits {
 /// Why the server closed a connection itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Close {
-    /// The oldest idle connection, closed to admit a new one.
+    /// The longest-idle connection, closed to admit a new one.
     Evicted,
     /// A new connection, closed at once: the cap was reached and no connection was idle.
     Refused,
