@@ -1,4 +1,4 @@
-//! sidecar: the kube-dns pod's health and metrics container (reference §2.3, §4).
+//! sidecar: the kube-dns pod's health and metrics container.
 //!
 //! Probes kubedns and dnscache over DNS (`probe`), scrapes dnscache's cache counters with
 //! CHAOS `*.bind.` queries (`scrape`), and serves `/metrics`, `/healthz` and

@@ -1,4 +1,4 @@
-//! Golden test of the `/metrics` names and types (reference §4.4): exactly kube-dns's names,
+//! Golden test of the `/metrics` names and types: exactly kube-dns's names,
 //! counters without `_total`, the probe histogram with kube-dns's buckets, and the namespace
 //! from `--prometheus-namespace`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

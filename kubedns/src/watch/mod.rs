@@ -1,7 +1,7 @@
 //! Object source `kube`: kube-rs watchers (list + watch, reflector stores) for Services and
 //! EndpointSlices (discovery.k8s.io/v1, all namespaces) or core/v1 Endpoints, and Pods with
 //! `--pods=verified`, publishing complete [`ClusterObjects`](kubedns_records::ClusterObjects)
-//! on the source channel once every watcher has listed, then after every change (issue 3).
+//! on the source channel once every watcher has listed, then after every change.
 //!
 //! Owns the client configuration and the watch tasks; never builds records (that is the pure
 //! projection) and never exits the process: API outages are retried with backoff while the

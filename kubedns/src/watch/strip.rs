@@ -15,7 +15,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-/// Annotations the projection reads (kube-dns §2.4: publish not-ready endpoints).
+/// Annotations the projection reads (the legacy switch that publishes not-ready endpoints of
+/// headless Services).
 pub const KEPT_ANNOTATIONS: &[&str] = &["service.alpha.kubernetes.io/tolerate-unready-endpoints"];
 /// The label linking an EndpointSlice to its Service.
 pub use kubedns_records::SERVICE_NAME_LABEL;
