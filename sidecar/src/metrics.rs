@@ -1,5 +1,5 @@
-//! The sidecar's Prometheus metrics (kube-dns's names: dashboards use them), registered on an explicit
-//! [`prometheus::Registry`] under the `--prometheus-namespace` (default `kubedns`).
+//! The sidecar's Prometheus metrics (kube-dns's names: dashboards use them), registered on an
+//! explicit [`prometheus::Registry`] under the `--prometheus-namespace` (default `kubedns`).
 //!
 //! The names are a compatibility surface for existing dashboards and alerts:
 //! `<ns>_dnsmasq_{hits,misses,evictions,insertions,max_size,errors}` are unlabelled counters
