@@ -54,7 +54,7 @@ pub fn spawn(
     token: &CancellationToken,
 ) -> std::io::Result<()> {
     // One counter for both servers (a registry takes a name once).
-    let http_metrics = ops::http::Metrics::register(&registry).unwrap_or_else(|e| {
+    let http_metrics = ops::http::Metrics::register(&registry, "kubedns").unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot register the HTTP server metrics");
         ops::http::Metrics::unregistered()
     });

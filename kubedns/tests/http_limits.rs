@@ -71,7 +71,7 @@ fn wait_ready(addr: SocketAddr) {
 fn evicted(metrics: &str) -> u64 {
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix(r#"http_connections_closed_total{reason="evicted"} "#))
+        .find_map(|l| l.strip_prefix(r#"kubedns_http_connections_closed_total{cause="evicted"} "#))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }

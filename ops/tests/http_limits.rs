@@ -18,7 +18,7 @@ const CLIENT: Duration = Duration::from_secs(5);
 async fn server(limits: Limits) -> (SocketAddr, Metrics, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+    let metrics = Metrics::register(&prometheus::Registry::new(), "test").unwrap();
     let token = CancellationToken::new();
     let route = |_: &Method, path: &str| Reply::text(StatusCode::OK, format!("{path}\n"));
     tokio::spawn(ops::http::serve_with(
@@ -159,10 +159,10 @@ async fn a_request_body_gets_413_and_the_connection_closes() {
 #[tokio::test]
 async fn the_counter_is_exposed_with_every_reason() {
     let registry = prometheus::Registry::new();
-    Metrics::register(&registry).unwrap();
+    Metrics::register(&registry, "test").unwrap();
     let text = ops::metrics::encode(&registry);
     for reason in ["evicted", "refused", "header_timeout", "idle_timeout"] {
-        let line = format!("http_connections_closed_total{{reason=\"{reason}\"}} 0");
+        let line = format!("test_http_connections_closed_total{{cause=\"{reason}\"}} 0");
         assert!(text.contains(&line), "{text}");
     }
 }

@@ -53,7 +53,7 @@ fn health_and_metrics_answer_with_ten_thousand_idle_connections_open() {
 fn evicted(metrics: &str) -> u64 {
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix(r#"http_connections_closed_total{reason="evicted"} "#))
+        .find_map(|l| l.strip_prefix(r#"sidecar_http_connections_closed_total{cause="evicted"} "#))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }

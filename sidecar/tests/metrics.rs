@@ -32,7 +32,6 @@ async fn golden_names_and_types() {
     assert_eq!(
         types(&body),
         [
-            "# TYPE http_connections_closed_total counter",
             "# TYPE kubedns_dnsmasq_errors counter",
             "# TYPE kubedns_dnsmasq_evictions counter",
             "# TYPE kubedns_dnsmasq_hits counter",
@@ -45,11 +44,12 @@ async fn golden_names_and_types() {
             "# TYPE kubedns_probe_kubedns_errors counter",
             "# TYPE kubedns_probe_kubedns_latency_ms histogram",
             "# TYPE kubedns_probe_kubedns_up gauge",
+            "# TYPE sidecar_http_connections_closed_total counter",
         ]
     );
     // The legacy counters keep kube-dns's names (no `_total` appended); the HTTP server's
     // own counter is ours and follows the Prometheus convention.
-    let legacy = body.replace("http_connections_closed_total", "");
+    let legacy = body.replace("sidecar_http_connections_closed_total", "");
     assert!(!legacy.contains("_total"), "{body}");
     // kube-dns's ExponentialBuckets(0.25, 2, 16), then +Inf.
     let les: Vec<&str> = body

@@ -64,7 +64,7 @@ impl Close {
         Close::RequestBody,
     ];
 
-    /// The `reason` label value.
+    /// The `cause` label value.
     pub fn label(self) -> &'static str {
         match self {
             Close::Evicted => "evicted",
@@ -77,8 +77,8 @@ impl Close {
     }
 }
 
-/// `http_connections_closed_total{reason}`: connections an HTTP server closed to stay within
-/// its [`Limits`]. One instance per process; every server of the process shares it.
+/// `<namespace>_http_connections_closed_total{cause}`: connections an HTTP server closed to
+/// stay within its [`Limits`]. One instance per process; every server of the process shares it.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     // `None` only if the constant name were rejected by `prometheus`; then nothing is counted.
@@ -86,9 +86,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the counter in `registry`, every reason at 0.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let closed = Self::counter()?;
+    /// Registers the counter in `registry` under `namespace` (the binary: `kubedns`,
+    /// `sidecar`), every cause at 0.
+    pub fn register(registry: &Registry, namespace: &str) -> Result<Self, prometheus::Error> {
+        let closed = Self::counter(namespace)?;
         registry.register(Box::new(closed.clone()))?;
         Ok(Metrics {
             closed: Some(closed),
@@ -98,17 +99,20 @@ impl Metrics {
     /// The counter, in no registry (for [`crate::http::serve`], whose callers expose none).
     pub fn unregistered() -> Self {
         Metrics {
-            closed: Self::counter().ok(),
+            closed: Self::counter("unregistered").ok(),
         }
     }
 
-    fn counter() -> Result<IntCounterVec, prometheus::Error> {
+    fn counter(namespace: &str) -> Result<IntCounterVec, prometheus::Error> {
         let closed = IntCounterVec::new(
             Opts::new(
                 "http_connections_closed_total",
-                "HTTP connections closed by the server to stay within its limits, by reason.",
-            ),
-            &["reason"],
+                "HTTP connections closed by the server to stay within its limits, by cause \
+                 (evicted to make room, refused when every connection was busy, header or idle \
+                 timeout, header too large, request body).",
+            )
+            .namespace(namespace),
+            &["cause"],
         )?;
         for reason in Close::ALL {
             closed.with_label_values(&[reason.label()]);
