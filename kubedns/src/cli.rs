@@ -3,7 +3,7 @@
 //! Parsing is pure: [`Cli::try_parse_from`] then [`Cli::config`] validates everything and
 //! builds the [`Config`] before any socket is bound. Flags kube-dns had that kubedns does not
 //! need (config map, federations, nameservers, profiling) are accepted and ignored with a
-//! warning so that existing manifests keep working. Reference: kube-dns.md §2.1.
+//! warning so that existing manifests keep working.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

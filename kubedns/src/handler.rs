@@ -1,4 +1,5 @@
-//! The DNS request handler: one lock-free snapshot load, `answer()`, encode (ISSUE 2 item 3).
+//! The DNS request handler: one lock-free snapshot load, `answer()`, encode. Nothing on this
+//! path takes a lock or looks at Kubernetes objects.
 //!
 //! Owns the protocol rules around the pure answer: NOTIMP for opcodes other than QUERY,
 //! FORMERR unless there is exactly one question (and for undecodable messages), BADVERS for

@@ -1,7 +1,7 @@
 //! Metrics of kubedns, registered in an explicit [`Registry`] (no globals).
 //!
-//! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`, kube-dns.md
-//! §4.4) and add ours. Everything the handler touches is resolved to a concrete counter or
+//! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`: dashboards and
+//! alerts use them) and add ours. Everything the handler touches is resolved to a concrete counter or
 //! histogram once (at registration or on first use through a `OnceLock`), so a query costs a
 //! few atomic adds and no label hashing.
 

@@ -16,6 +16,7 @@ pub mod apiserver;
 pub mod bin;
 pub mod cluster;
 pub mod dns;
+pub mod flood;
 pub mod k8s;
 pub mod load;
 pub mod pod;

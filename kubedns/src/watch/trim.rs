@@ -1,5 +1,5 @@
 //! Endpoints nobody reads are not kept. Only headless Services (`clusterIP: None`) turn
-//! endpoints into records (§2.4); ClusterIP and ExternalName Services answer from the Service
+//! endpoints into records (the Kubernetes DNS spec, headless Services); ClusterIP and ExternalName Services answer from the Service
 //! alone. So an EndpointSlice (or core/v1 Endpoints) whose Service is known and not headless is
 //! stored without its endpoint list: with 10,000 ClusterIP Services of 10 endpoints each that is
 //! most of the memory (a k8s-openapi `Endpoint` is 352 bytes).
