@@ -5,7 +5,8 @@
 //! - [`bin`]: paths of the workspace binaries (built on demand);
 //! - [`proc`]: a child-process harness that captures log lines and finds `listening on` addresses;
 //! - [`dns`]: tiny DNS client calls over UDP and TCP (what `dig` does, in-process);
-//! - [`upstream`]: a programmable mock DNS server counting the queries it gets.
+//! - [`upstream`]: a programmable mock DNS server counting the queries it gets;
+//! - [`soak`]: the soak and chaos harness (the whole pod under traffic, churn and faults).
 //!
 //! Never a dependency of production code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -16,4 +17,5 @@ pub mod dns;
 pub mod k8s;
 pub mod pod;
 pub mod proc;
+pub mod soak;
 pub mod upstream;

@@ -16,8 +16,17 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Spawns `cmd` with piped stdout/stderr.
-    pub fn spawn(mut cmd: Command) -> std::io::Result<Proc> {
+    /// Spawns `cmd` with piped stdout/stderr, echoing each line to this process's stderr.
+    pub fn spawn(cmd: Command) -> std::io::Result<Proc> {
+        Self::spawn_with(cmd, true)
+    }
+
+    /// Spawns `cmd` with piped stdout/stderr; lines are kept but not echoed (long runs).
+    pub fn spawn_quiet(cmd: Command) -> std::io::Result<Proc> {
+        Self::spawn_with(cmd, false)
+    }
+
+    fn spawn_with(mut cmd: Command, echo: bool) -> std::io::Result<Proc> {
         let name = cmd
             .get_program()
             .to_string_lossy()
@@ -43,7 +52,9 @@ impl Proc {
             let name = name.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("[{name}] {line}");
+                    if echo {
+                        eprintln!("[{name}] {line}");
+                    }
                     let (l, cv) = &*lines;
                     l.lock().unwrap().push(line);
                     cv.notify_all();
@@ -137,6 +148,11 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The exit status, if the child has exited (it is reaped then).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// The program name (for messages).
