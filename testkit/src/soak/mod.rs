@@ -258,8 +258,23 @@ pub async fn run(cfg: Config) -> Result<Soak, SoakError> {
     let _ = tokio::time::timeout(Duration::from_secs(30), faults).await;
     let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
 
+    let mut health = Vec::new();
+    // The sidecar probes both servers once a second: both must be healthy at the end.
+    for label in ["kubedns", "dnsmasq"] {
+        let sidecar = ports.sidecar_http;
+        let path = format!("/healthcheck/{label}");
+        let code = tokio::task::spawn_blocking(move || crate::pod::http_get(sidecar, &path))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|(code, _)| code);
+        if code != Some(200) {
+            health.push(format!("sidecar /healthcheck/{label} at the end: {code:?}"));
+        }
+    }
     let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
     let mut summary = report::summarise(&rec, &cfg.bounds, plan.drift_from);
+    summary.failures.extend(health);
     if write_errors > 0 {
         summary
             .failures

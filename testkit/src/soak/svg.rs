@@ -161,7 +161,7 @@ pub fn timeline(rec: &Recorder, title: &str) -> String {
                 let pts = rec
                     .samples
                     .iter()
-                    .filter(|s| s.process == *p)
+                    .filter(|s| s.process == *p && s.at.as_secs_f64() <= xmax)
                     .map(|s| (s.at.as_secs_f64(), f(s.rss_kib, s.fds)))
                     .collect();
                 (p.to_string(), pts)
