@@ -98,7 +98,12 @@ pub async fn run(plan: &Plan, t: Arc<Targets>, start: Instant) {
                     t.silent.store(false, Ordering::SeqCst);
                     (Instant::now(), String::new())
                 }
-                Fault::ConfigMap { valid } => configmap(&t, *valid),
+                Fault::ConfigMap { valid } => {
+                    let (t2, v) = (t.clone(), *valid);
+                    tokio::task::spawn_blocking(move || configmap(&t2, v))
+                        .await
+                        .unwrap_or_else(|e| (Instant::now(), format!("fault task failed: {e}")))
+                }
             };
             let mut rec = t.rec.lock().unwrap_or_else(|e| e.into_inner());
             let mark = Mark {
@@ -113,31 +118,47 @@ pub async fn run(plan: &Plan, t: Arc<Targets>, start: Instant) {
     while tasks.join_next().await.is_some() {}
 }
 
+/// Blocking: writes the ConfigMap; a valid one ends when the stub domain answers from the
+/// new server through dnscache.
 fn configmap(t: &Targets, valid: Option<usize>) -> (Instant, String) {
     let now = Instant::now();
-    match valid {
-        Some(v) => {
-            {
-                let mut m = t.model.lock().unwrap_or_else(|e| e.into_inner());
-                for k in &t.stub_keys {
-                    m.set(k, stub_answer(v), now, now + t.config_bound);
-                }
-            }
-            write_valid(t, v);
-            (now, format!("stub server {}, upstream {}", v % 2, v % 2))
+    let Some(v) = valid else {
+        let stub = t.stubs[0];
+        write_config(
+            &t.config_dir,
+            &format!(r#"{{"{STUB_DOMAIN}": ["{stub}""#),
+            "[]",
+        );
+        return (
+            now,
+            "truncated stubDomains JSON: the last good config must stay".into(),
+        );
+    };
+    {
+        let mut m = t.model.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &t.stub_keys {
+            m.set(k, stub_answer(v), now, now + t.config_bound);
         }
-        None => {
-            let stub = t.stubs[0];
-            write_config(
-                &t.config_dir,
-                &format!(r#"{{"{STUB_DOMAIN}": ["{stub}""#),
-                "[]",
+    }
+    write_valid(t, v);
+    let probe = format!("s0.{STUB_DOMAIN}.");
+    loop {
+        let at = Instant::now();
+        let reply = ask(t.cache, &probe, RecordType::A, DNSClass::IN);
+        if reply.is_some_and(|m| Expect::of(&m).0 == stub_answer(v)) {
+            let ms = (at - now).as_millis();
+            return (
+                at,
+                format!(
+                    "stub server {v2}, upstream {v2}; answering after {ms} ms",
+                    v2 = v % 2
+                ),
             );
-            (
-                now,
-                "truncated stubDomains JSON: the last good config must stay".into(),
-            )
         }
+        if at - now > RECOVERY_MAX {
+            return (at, format!("stub server {} never answered", v % 2));
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -189,14 +210,19 @@ fn kill(t: &Targets, fault: &Fault) -> (Instant, String) {
 
 /// Blocking: whether dnscache answers a CHAOS `hits.bind.` within 20 ms.
 pub fn cache_answers(cache: SocketAddr) -> bool {
-    let probe = || -> std::io::Result<bool> {
-        let sock = UdpSocket::bind("127.0.0.1:0")?;
-        sock.set_read_timeout(Some(Duration::from_millis(20)))?;
-        let q = crate::dns::make_query("hits.bind.", RecordType::TXT, DNSClass::CH);
-        sock.send_to(&q.to_vec().map_err(std::io::Error::other)?, cache)?;
-        let mut buf = [0u8; 1500];
-        let (n, _) = sock.recv_from(&mut buf)?;
-        Ok(Message::from_vec(&buf[..n]).is_ok_and(|m| m.metadata.id == q.metadata.id))
-    };
-    probe().unwrap_or(false)
+    ask(cache, "hits.bind.", RecordType::TXT, DNSClass::CH).is_some()
+}
+
+/// Blocking: one UDP question to `server`, at most 20 ms for the reply.
+fn ask(server: SocketAddr, name: &str, qtype: RecordType, class: DNSClass) -> Option<Message> {
+    let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .ok()?;
+    let q = crate::dns::make_query(name, qtype, class);
+    sock.send_to(&q.to_vec().ok()?, server).ok()?;
+    let mut buf = [0u8; 1500];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    Message::from_vec(&buf[..n])
+        .ok()
+        .filter(|m| m.metadata.id == q.metadata.id)
 }
