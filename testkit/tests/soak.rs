@@ -35,6 +35,7 @@ async fn a_minute_of_soak_holds_every_bound() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("report.txt"), &result.text).unwrap();
     std::fs::write(out.join("report.svg"), &result.svg).unwrap();
+    std::fs::write(out.join("samples.csv"), &result.samples_csv).unwrap();
     eprintln!("{}", result.text);
 
     // The run did what it claims: the load went out and every fault kind happened and ended.

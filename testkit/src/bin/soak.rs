@@ -90,7 +90,8 @@ fn main() -> ExitCode {
     print!("{}", result.text);
     let written = std::fs::create_dir_all(&out)
         .and_then(|_| std::fs::write(out.join("report.txt"), &result.text))
-        .and_then(|_| std::fs::write(out.join("report.svg"), &result.svg));
+        .and_then(|_| std::fs::write(out.join("report.svg"), &result.svg))
+        .and_then(|_| std::fs::write(out.join("samples.csv"), &result.samples_csv));
     if let Err(e) = written {
         eprintln!("soak: writing the report into {}: {e}", out.display());
         return ExitCode::from(3);

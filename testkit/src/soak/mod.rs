@@ -95,6 +95,8 @@ pub struct Soak {
     pub text: String,
     /// The SVG timeline.
     pub svg: String,
+    /// The resource samples (`seconds,process,rss_kib,fds`).
+    pub samples_csv: String,
 }
 
 /// Why a run could not be carried out (as opposed to a run that broke a bound).
@@ -314,5 +316,11 @@ pub async fn run(cfg: Config) -> Result<Soak, SoakError> {
             cfg.duration, cfg.seed, cfg.qps, cfg.churn
         ),
     );
-    Ok(Soak { summary, text, svg })
+    let samples_csv = report::samples_csv(&rec);
+    Ok(Soak {
+        summary,
+        text,
+        svg,
+        samples_csv,
+    })
 }

@@ -122,8 +122,9 @@ struct History {
     entries: VecDeque<Entry>,
 }
 
-/// Entries kept per question: enough for minutes of churn on one name.
-const KEEP: usize = 64;
+/// Entries kept per question: a headless Service changing every second keeps over an hour, so
+/// an answer from long ago is still told stale (matches an old state), not wrong.
+const KEEP: usize = 4096;
 /// TTLs have one-second resolution: an answer's fetch time is known to within a second.
 const TTL_SLACK: Duration = Duration::from_secs(1);
 

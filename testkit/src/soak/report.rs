@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::model::Class;
-use super::record::{Outcome, Recorder};
+use super::record::{Outcome, Recorder, Sample};
 
 /// The bounds a run must hold (issue defaults; tests may loosen one with a reason).
 #[derive(Debug, Clone)]
@@ -66,7 +66,12 @@ pub struct Summary {
     pub drift: Vec<(&'static str, f64, f64, u64, u64, u64, u64)>,
     /// Broken bounds, one line each.
     pub failures: Vec<String>,
+    /// The first few queries of each kind that broke a bound, one line each.
+    pub examples: Vec<String>,
 }
+
+/// Examples kept per kind.
+const EXAMPLES: usize = 4;
 
 fn within(windows: &[(Duration, Duration)], t: Duration) -> bool {
     windows.iter().any(|(s, e)| t >= *s && t <= *e + AFTER)
@@ -102,8 +107,10 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
         answered: rec.buckets.iter().map(|b| b.answered).sum(),
         ..Summary::default()
     };
+    let mut shown = [0usize; 4];
     for b in &rec.bad {
         let t = b.sent;
+        let before = (s.lost.1, s.servfail.1, s.stale.1, s.wrong);
         let count = |pair: &mut (u64, u64), allowed: bool| {
             if allowed { pair.0 += 1 } else { pair.1 += 1 }
         };
@@ -125,6 +132,28 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
                 count(&mut s.stale, allowed)
             }
             Outcome::Wrong => s.wrong += 1,
+        }
+        let after = (s.lost.1, s.servfail.1, s.stale.1, s.wrong);
+        let kind = [
+            before.0 != after.0,
+            before.1 != after.1,
+            before.2 != after.2,
+            before.3 != after.3,
+        ]
+        .iter()
+        .position(|changed| *changed);
+        if let Some(k) = kind
+            && shown[k] < EXAMPLES
+        {
+            shown[k] += 1;
+            s.examples.push(format!(
+                "{:>8.2}s {} {} {:?}: {}",
+                t.as_secs_f64(),
+                b.key.name,
+                b.key.qtype,
+                b.outcome,
+                b.detail
+            ));
         }
     }
     s.cache_restart = rec
@@ -149,10 +178,9 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
             median(head.iter().map(|x| x.rss_kib).collect()),
             median(tail.iter().map(|x| x.rss_kib).collect()),
         );
-        let fds = (
-            median(head.iter().map(|x| x.fds).collect()),
-            median(tail.iter().map(|x| x.fds).collect()),
-        );
+        // Descriptors come and go with each TCP client: a leak raises the floor.
+        let floor = |v: &[&Sample]| v.iter().map(|x| x.fds).min().unwrap_or(0);
+        let fds = (floor(head), floor(tail));
         s.drift.push((
             process,
             pct(rss.0, rss.1),
@@ -265,7 +293,7 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "drift from the drift start to the end (median of first and last tenth):"
+        "drift from the drift start to the end (RSS: median, fds: lowest, of the first and last tenth):"
     );
     for (p, rss, fds, r0, r1, f0, f1) in &s.drift {
         let _ = writeln!(
@@ -273,28 +301,14 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
             "  {p:<9} RSS {r0:>7} -> {r1:>7} KiB ({rss:+.1}%)   fds {f0:>4} -> {f1:>4} ({fds:+.1}%)"
         );
     }
-    let mut shown = 0;
-    for b in rec
-        .bad
-        .iter()
-        .filter(|b| !matches!(b.outcome, Outcome::Lost | Outcome::ServFail))
-    {
-        if shown == 0 {
-            let _ = writeln!(o, "first answers not right:");
-        }
+    if !s.examples.is_empty() {
         let _ = writeln!(
             o,
-            "  {:>7.2}s {} {} {:?}: {}",
-            b.sent.as_secs_f64(),
-            b.key.name,
-            b.key.qtype,
-            b.outcome,
-            b.detail
+            "first queries that broke a bound (at most {EXAMPLES} of each kind):"
         );
-        shown += 1;
-        if shown >= 8 {
-            break;
-        }
+    }
+    for e in &s.examples {
+        let _ = writeln!(o, "  {e}");
     }
     if s.failures.is_empty() {
         let _ = writeln!(o, "PASS: every bound held");
@@ -302,6 +316,22 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
         for f in &s.failures {
             let _ = writeln!(o, "FAIL: {f}");
         }
+    }
+    o
+}
+
+/// The resource samples as CSV: `seconds,process,rss_kib,fds`.
+pub fn samples_csv(rec: &Recorder) -> String {
+    let mut o = String::from("seconds,process,rss_kib,fds\n");
+    for x in &rec.samples {
+        let _ = writeln!(
+            o,
+            "{:.1},{},{},{}",
+            x.at.as_secs_f64(),
+            x.process,
+            x.rss_kib,
+            x.fds
+        );
     }
     o
 }

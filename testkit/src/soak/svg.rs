@@ -194,7 +194,9 @@ pub fn timeline(rec: &Recorder, title: &str) -> String {
     let bottom = TOP + panels.len() as f64 * (PANEL + GAP) - GAP;
     let mut marks = rec.marks.clone();
     marks.sort_by_key(|m| m.start);
-    for (i, m) in marks.iter().enumerate() {
+    // ConfigMap edits are frequent: a thin line each; the other faults are labelled.
+    let mut labelled = 0;
+    for m in &marks {
         let (x0, x1) = (x(m.start.as_secs_f64()), x(m.end.as_secs_f64()));
         let wdt = (x1 - x0).max(1.5);
         let _ = writeln!(
@@ -203,13 +205,22 @@ pub fn timeline(rec: &Recorder, title: &str) -> String {
             bottom - TOP,
             esc(m.label)
         );
-        let ly = 38.0 + 12.0 * (i % 3) as f64;
+        if m.label == "ConfigMap change" {
+            continue;
+        }
+        let ly = 38.0 + 12.0 * (labelled % 3) as f64;
+        labelled += 1;
         let _ = writeln!(
             o,
-            r#"<text x="{x0:.1}" y="{ly}" font-size="9">{}</text>"#,
+            r#"<text x="{x0:.1}" y="{ly}" font-size="10">{}</text>"#,
             esc(m.label)
         );
     }
+    let _ = writeln!(
+        o,
+        r#"<text x="{}" y="38" font-size="10">thin lines: ConfigMap edits</text>"#,
+        W - RIGHT + 8.0
+    );
     for (i, (title, unit, series)) in panels.iter().enumerate() {
         panel(
             &mut o,
