@@ -1,6 +1,7 @@
 //! A child process under test: its stdout and stderr lines are captured (and echoed to the
 //! test's stderr for failure diagnosis), `listening on <proto> <addr>` lines give the bound
-//! addresses, and the process is stopped (SIGTERM, then SIGKILL after 5 s) and reaped on drop.
+//! addresses, and the process is stopped (SIGTERM, again after 5 s, SIGKILL after 10 s) and
+//! reaped on drop.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -168,14 +169,20 @@ fn parse_listening(line: &str, needle: &str) -> Option<SocketAddr> {
 }
 
 impl Drop for Proc {
-    /// SIGTERM first, so a supervisor (the nanny) stops its own children too; SIGKILL when it
-    /// has not exited within 5 s.
+    /// SIGTERM first, so a supervisor (the nanny) stops its own children too; a second SIGTERM
+    /// after 5 s ends a lame duck early; SIGKILL when it has still not exited 5 s later. A
+    /// supervisor killed outright would leave its children running.
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.signal(15);
-            if self.wait_timeout(Duration::from_secs(5)).is_none() {
-                let _ = self.child.kill();
+        for _ in 0..2 {
+            if let Ok(None) = self.child.try_wait() {
+                self.signal(15);
+                if self.wait_timeout(Duration::from_secs(5)).is_some() {
+                    break;
+                }
             }
+        }
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
         }
         let _ = self.child.wait();
     }
@@ -199,5 +206,23 @@ mod tests {
             Some("[::1]:53".parse().unwrap())
         );
         assert_eq!(p.listening("http", Duration::from_millis(100)), None);
+    }
+
+    #[test]
+    fn drop_ends_a_lame_duck_with_a_second_sigterm_before_sigkill() {
+        // Like a server in its lame duck: the first SIGTERM is noted, the second one ends it.
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap 'if [ -e first ]; then touch second; exit 0; fi; touch first' TERM; \
+                      echo ready; while :; do sleep 0.05; done";
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(dir.path()).args(["-c", script]);
+        let p = Proc::spawn(cmd).unwrap();
+        assert!(p.wait_for_line("ready", Duration::from_secs(5)).is_some());
+        drop(p);
+        assert!(dir.path().join("first").exists());
+        assert!(
+            dir.path().join("second").exists(),
+            "SIGKILLed without a second SIGTERM"
+        );
     }
 }

@@ -255,6 +255,16 @@ impl Kubelet {
     }
 }
 
+impl Drop for Kubelet {
+    /// SIGTERM to every container at once; each `Proc` then ends its lame duck with a second
+    /// SIGTERM and reaps it, so the pod stops in parallel rather than one lame duck after another.
+    fn drop(&mut self) {
+        for p in self.containers.iter().filter_map(|c| c.proc.as_ref()) {
+            p.signal(15);
+        }
+    }
+}
+
 fn last_lines(p: &Proc, n: usize) -> Vec<String> {
     let l = p.lines();
     l[l.len().saturating_sub(n)..].to_vec()

@@ -255,6 +255,8 @@ pub async fn run(cfg: Config) -> Result<Soak, SoakError> {
         seed: cfg.seed,
     };
     traffic::run(load, Arc::new(questions), model.clone(), rec.clone()).await?;
+    rec.lock().unwrap_or_else(|e| e.into_inner()).server_drops =
+        traffic::udp_drops(&[ports.cache.port()]);
     stop.store(true, Ordering::SeqCst);
     let write_errors = churn.await.unwrap_or(0);
     let _ = tokio::time::timeout(Duration::from_secs(30), faults).await;

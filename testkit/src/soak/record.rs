@@ -90,6 +90,12 @@ pub struct Recorder {
     pub samples: Vec<Sample>,
     /// API writes made by the churn.
     pub writes: u64,
+    /// Sends skipped because the harness itself fell behind (descheduled).
+    pub skipped: u64,
+    /// Replies the kernel dropped at the harness's sockets (its receive buffers were full).
+    pub client_drops: u64,
+    /// Queries the kernel dropped at the cache's UDP socket (its receive buffer was full).
+    pub server_drops: u64,
 }
 
 impl Recorder {
@@ -102,6 +108,9 @@ impl Recorder {
             marks: Vec::new(),
             samples: Vec::new(),
             writes: 0,
+            skipped: 0,
+            client_drops: 0,
+            server_drops: 0,
         }
     }
 

@@ -253,6 +253,11 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
     );
     let _ = writeln!(
         o,
+        "UDP drops by the kernel: {} at the cache's socket, {} at the harness's; sends skipped by a descheduled harness: {}",
+        rec.server_drops, rec.client_drops, rec.skipped
+    );
+    let _ = writeln!(
+        o,
         "lost      {:>7} (+{} allowed: dnscache restarting)",
         s.lost.1, s.lost.0
     );
