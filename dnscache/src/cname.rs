@@ -98,7 +98,7 @@ pub(crate) async fn complete(
     sub_key.extend_from_slice(&key[n - 5..]);
     let sub = match p.cache.peek(&sub_key, Instant::now()) {
         Some(e) => e,
-        None => p.resolve(&sub_key, depth + 1, visited).await?,
+        None => p.resolve(&sub_key, depth + 1, visited, None).await?,
     };
     let Ok(sub_msg) = Message::from_vec(sub.bytes()) else {
         return Err(Failed);

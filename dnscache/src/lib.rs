@@ -18,6 +18,7 @@ pub mod cache;
 pub mod chaos;
 pub mod cli;
 pub mod cname;
+pub mod ecs;
 pub mod handover;
 pub mod metrics;
 pub mod pipeline;
@@ -52,9 +53,13 @@ pub struct Config {
     pub tcp: TcpLimits,
     /// Bound on the shutdown drain of in-flight queries.
     pub drain: Duration,
+    /// `--add-subnet`: client subnet options for some routes.
+    pub add_subnet: Option<ecs::AddSubnet>,
     /// How long to keep answering after SIGTERM before stopping (0: stop at once; the
     /// nanny runs its children with 0 and keeps the lame duck itself).
     pub lame_duck: Duration,
+    /// UDP wake-up coalescing window (`ops::udp::worker`; zero: off).
+    pub udp_coalesce: Duration,
 }
 
 impl Default for Config {
@@ -65,7 +70,9 @@ impl Default for Config {
             settings: Settings::default(),
             tcp: TcpLimits::default(),
             drain: Duration::from_secs(5),
+            add_subnet: None,
             lame_duck: Duration::ZERO,
+            udp_coalesce: Duration::ZERO,
         }
     }
 }
@@ -108,12 +115,11 @@ pub async fn run(
         .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
     let tcp_metrics = ops::tcp::TcpMetrics::register(&registry, "dnscache")?;
     let cache = cache::Cache::new(cfg.cache, metrics.clone());
-    let pipeline = Arc::new(Pipeline::new(
-        cache,
-        cfg.routes,
-        cfg.settings,
-        metrics.clone(),
-    ));
+    let mut pipeline = Pipeline::new(cache, cfg.routes, cfg.settings, metrics.clone());
+    if let Some(add) = cfg.add_subnet {
+        pipeline = pipeline.with_add_subnet(add);
+    }
+    let pipeline = Arc::new(pipeline);
     // Misses (UDP, from the workers) and TCP connections run as tasks tracked here, so the
     // drain can wait for them.
     let in_flight = TaskTracker::new();
@@ -126,8 +132,14 @@ pub async fn run(
     for dns in sockets.dns {
         let listener = tokio::net::TcpListener::from_std(dns.tcp).map_err(setup("tcp"))?;
         workers.push(
-            ops::udp::spawn_workers("dnscache", dns.udp, udp_front.clone(), token.clone())
-                .map_err(setup("udp worker thread"))?,
+            ops::udp::spawn_workers(
+                "dnscache",
+                dns.udp,
+                udp_front.clone(),
+                cfg.udp_coalesce,
+                token.clone(),
+            )
+            .map_err(setup("udp worker thread"))?,
         );
         in_flight.spawn(ops::tcp::serve(
             listener,

@@ -7,6 +7,7 @@
 //! REFUSED fallthrough and serve-stale. Must not touch sockets: servers call it.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use crate::cache::{Cache, Entry, Lookup};
 use crate::metrics::Metrics;
 use crate::route::{self, RouteId, Routes};
 use crate::wire::{self, WireError};
-use crate::{chaos, cname, upstream};
+use crate::{chaos, cname, ecs, upstream};
 
 /// Settings of the miss path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,8 @@ pub struct Miss {
     packet: Box<[u8]>,
     stale: Option<Entry>,
     transport: Transport,
+    /// The client, when its route gets a client subnet option (its reply may be its own).
+    client: Option<IpAddr>,
     _slot: Slot,
 }
 
@@ -93,6 +96,8 @@ pub struct Pipeline {
     settings: Settings,
     in_flight: Arc<AtomicUsize>,
     pending: Mutex<HashMap<Box<[u8]>, Pending>>,
+    add_subnet: Option<ecs::AddSubnet>,
+    client_cache: ecs::ClientCache,
 }
 
 impl Pipeline {
@@ -105,7 +110,17 @@ impl Pipeline {
             settings,
             in_flight: Arc::new(AtomicUsize::new(0)),
             pending: Mutex::new(HashMap::new()),
+            add_subnet: None,
+            client_cache: ecs::ClientCache::new(0),
         }
+    }
+
+    /// Sends the client's subnet to the routes of `add` (`--add-subnet`), and keeps the
+    /// replies that depend on it per client.
+    pub fn with_add_subnet(mut self, add: ecs::AddSubnet) -> Self {
+        self.client_cache = ecs::ClientCache::new(self.cache.policy().capacity);
+        self.add_subnet = Some(add);
+        self
     }
 
     /// The cache (for metrics and tests).
@@ -120,6 +135,17 @@ impl Pipeline {
 
     /// Handles `packet` as far as possible without waiting; a reply, if any, goes to `out`.
     pub fn fast(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Step {
+        self.fast_from(packet, transport, None, out)
+    }
+
+    /// [`Pipeline::fast`] for a query from `client` (needed by `--add-subnet`).
+    pub fn fast_from(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        client: Option<IpAddr>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let q = match wire::parse_query(packet) {
             Ok(q) => q,
             Err(WireError::Drop) => return Step::Drop,
@@ -141,6 +167,12 @@ impl Pipeline {
         let key_len = q.key(&mut key_buf);
         let key = &key_buf[..key_len];
         let now = Instant::now();
+        let client = client.filter(|_| self.add_subnet.is_some());
+        if let Some(e) = client.and_then(|c| self.client_cache.get(key, c, now)) {
+            self.metrics.hits.inc();
+            e.render(&q, now, false, limit(&q, transport), out);
+            return Step::Reply;
+        }
         let stale = match self.cache.lookup(key, now) {
             Lookup::Hit(e) => {
                 e.render(&q, now, false, limit(&q, transport), out);
@@ -160,13 +192,14 @@ impl Pipeline {
             packet: packet.into(),
             stale,
             transport,
+            client: self.subnet_client(key, client),
             _slot: slot,
         })
     }
 
     /// Resolves a miss and writes the client's reply into `out`.
     pub async fn miss(self: &Arc<Self>, m: Miss, out: &mut Vec<u8>) {
-        let resolved = self.resolve_coalesced(&m.key).await;
+        let resolved = self.resolve_coalesced(&m.key, m.client).await;
         let Ok(q) = wire::parse_query(&m.packet) else {
             return;
         };
@@ -185,26 +218,40 @@ impl Pipeline {
         }
     }
 
-    /// Joins an identical resolution in flight, or starts one.
-    async fn resolve_coalesced(self: &Arc<Self>, key: &[u8]) -> Resolved {
+    /// `client` when the route of `key` gets a client subnet option.
+    fn subnet_client(&self, key: &[u8], client: Option<IpAddr>) -> Option<IpAddr> {
+        let (add, client) = (self.add_subnet.as_ref()?, client?);
+        let route = self.routes.lookup(&key[..key.len() - 5]);
+        add.for_route(route, client).map(|s| s.addr)
+    }
+
+    /// Joins an identical resolution in flight (for the same client when the reply may
+    /// depend on it), or starts one.
+    async fn resolve_coalesced(self: &Arc<Self>, key: &[u8], client: Option<IpAddr>) -> Resolved {
+        let mut pending_key = key.to_vec();
+        if let Some(c) = client {
+            pending_key.extend_from_slice(c.to_string().as_bytes());
+        }
         let fut = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match pending.get(key) {
+            match pending.get(pending_key.as_slice()) {
                 Some(f) => f.clone(),
                 None => {
                     let this = self.clone();
                     let k: Box<[u8]> = key.into();
+                    let pk: Box<[u8]> = pending_key.into();
+                    let pk2 = pk.clone();
                     let f = async move {
-                        let r = this.resolve(&k, 0, Vec::new()).await;
+                        let r = this.resolve(&k, 0, Vec::new(), client).await;
                         this.pending
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
-                            .remove(&k);
+                            .remove(&pk2);
                         r
                     }
                     .boxed()
                     .shared();
-                    pending.insert(key.into(), f.clone());
+                    pending.insert(pk, f.clone());
                     f
                 }
             }
@@ -214,11 +261,13 @@ impl Pipeline {
 
     /// Asks the upstreams of `key`'s route, completes CNAME chains that leave the route, and
     /// caches the result. `visited` holds the names of the CNAME chain so far (loop guard).
+    /// `client` is set when the route gets a client subnet option.
     pub(crate) fn resolve<'a>(
         self: &'a Arc<Self>,
         key: &'a [u8],
         depth: usize,
         visited: Vec<Vec<u8>>,
+        client: Option<IpAddr>,
     ) -> BoxFuture<'a, Resolved> {
         async move {
             let name = &key[..key.len() - 5];
@@ -227,19 +276,22 @@ impl Pipeline {
                 return Ok(self.local_nxdomain(key));
             };
             let timeout = self.settings.upstream_timeout;
-            let mut reply = upstream::forward(servers, key, timeout, &self.metrics).await;
+            let subnet = client.and_then(|c| self.add_subnet.as_ref()?.for_route(route, c));
+            let mut reply = upstream::forward(servers, key, subnet, timeout, &self.metrics).await;
             let refused = reply
                 .as_ref()
                 .is_some_and(|r| r[3] & 0x0F == wire::rcode::REFUSED);
             if refused && route != RouteId::Default && route::is_reverse(name) {
                 // kubedns refuses reverse names of addresses it does not own: ask the world.
                 let defaults = self.routes.default_servers();
-                if let Some(r) = upstream::forward(defaults, key, timeout, &self.metrics).await {
+                if let Some(r) =
+                    upstream::forward(defaults, key, None, timeout, &self.metrics).await
+                {
                     reply = Some(r);
                 }
             }
             let qtype = u16::from_be_bytes([key[key.len() - 5], key[key.len() - 4]]);
-            let Some(bytes) = reply else {
+            let Some(mut bytes) = reply else {
                 tracing::debug!(
                     qname = %wire::name_to_string(name),
                     qtype,
@@ -255,6 +307,14 @@ impl Pipeline {
                 route = self.routes.describe(route),
                 "forwarded"
             );
+            // A reply computed for this client (scope above 0) is kept for this client only.
+            let own = match subnet {
+                Some(s) => {
+                    let edns = key[key.len() - 1] & wire::KEY_EDNS != 0;
+                    ecs::strip(&mut bytes, edns).unwrap_or(0) > 0 && s.prefix > 0
+                }
+                None => false,
+            };
             let Some(info) = wire::scan_reply(&bytes) else {
                 return Err(Failed);
             };
@@ -265,7 +325,10 @@ impl Pipeline {
             };
             let flags = key[key.len() - 1];
             let entry = Entry::from_reply(bytes, &info, self.cache.policy(), flags);
-            self.cache.insert(key, entry.clone());
+            match client.filter(|_| own) {
+                Some(c) => self.client_cache.insert(key, c, entry.clone()),
+                None => self.cache.insert(key, entry.clone()),
+            }
             Ok(entry)
         }
         .boxed()

@@ -14,6 +14,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::ecs::{self, Subnet};
 use crate::metrics::Metrics;
 use crate::wire;
 
@@ -92,15 +93,23 @@ async fn tcp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-/// One exchange with `server` for the question in `key` (a cache key), UDP first, TCP when
-/// the UDP reply is truncated, each bounded by `timeout`.
+/// One exchange with `server` for the question in `key` (a cache key), with the client
+/// `subnet` option when given, UDP first, TCP when the UDP reply is truncated, each bounded
+/// by `timeout`.
 pub async fn exchange(
     server: SocketAddr,
     key: &[u8],
+    subnet: Option<Subnet>,
     timeout: Duration,
 ) -> Result<Vec<u8>, UpstreamError> {
-    let mut query = Vec::with_capacity(key.len() + 24);
-    wire::build_upstream_query(rand::random::<u16>(), key, &mut query);
+    let mut query = Vec::with_capacity(key.len() + 48);
+    let build = |query: &mut Vec<u8>| {
+        wire::build_upstream_query(rand::random::<u16>(), key, query);
+        if let Some(s) = subnet {
+            ecs::add(query, s);
+        }
+    };
+    build(&mut query);
     let io_err = |source| UpstreamError::UpstreamIo {
         upstream: server,
         source,
@@ -114,24 +123,25 @@ pub async fn exchange(
         return Ok(reply);
     }
     tracing::debug!(upstream = %server, "truncated reply, retrying over TCP");
-    wire::build_upstream_query(rand::random::<u16>(), key, &mut query);
+    build(&mut query);
     tokio::time::timeout(timeout, tcp(server, &query))
         .await
         .map_err(timed_out)?
         .map_err(io_err)
 }
 
-/// Tries `servers` in order. A reply with SERVFAIL or REFUSED moves on to the next server;
+/// Tries `servers` in order (each gets `subnet`, when given). A reply with SERVFAIL or REFUSED moves on to the next server;
 /// the last such reply is returned when nobody did better. `None`: nobody answered.
 pub async fn forward(
     servers: &[SocketAddr],
     key: &[u8],
+    subnet: Option<Subnet>,
     timeout: Duration,
     metrics: &Metrics,
 ) -> Option<Vec<u8>> {
     let mut last = None;
     for &server in servers {
-        match exchange(server, key, timeout).await {
+        match exchange(server, key, subnet, timeout).await {
             Ok(reply) => {
                 let rcode = reply[3] & 0x0F;
                 if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {

@@ -76,6 +76,10 @@ pub struct Cli {
     /// Close a TCP connection whose client does not take a reply within this time.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub tcp_write_timeout: Duration,
+    /// UDP workers pause this long between batches under steady traffic, answering more
+    /// queries per wake-up (0: never pause).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub udp_coalesce: Duration,
     /// After SIGTERM, keep answering DNS this long while `/readiness` reports 503 (0: stop at once).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lameduck: Duration,
@@ -100,6 +104,12 @@ pub struct Cli {
     /// Reverse ranges answered authoritatively (NXDOMAIN for unknown IPs); comma-separated, repeatable.
     #[arg(long, value_delimiter = ',')]
     pub reverse_cidrs: Vec<ipnet::IpNet>,
+    /// Walk a Pod's search path on the server (needs `--pods=verified`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub autopath: Option<bool>,
+    /// Sources whose EDNS client subnet names the client (comma-separated CIDRs).
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.0/8,::1/128")]
+    pub autopath_trusted: Vec<ipnet::IpNet>,
     /// The Service whose cluster IP is the NS glue (`namespace/name`).
     #[arg(long, default_value = "kube-system/kube-dns")]
     pub dns_service: String,
@@ -199,6 +209,10 @@ impl Cli {
         if self.tcp_max_connections == 0 {
             bail!("--tcp-max-connections must be at least 1");
         }
+        let autopath = self.autopath == Some(true);
+        if autopath && self.pods != Pods::Verified {
+            bail!("--autopath needs --pods=verified (it must know which Pod asks)");
+        }
         let master_url = match &self.kube_master_url {
             Some(raw) => Some(parse_master_url(raw)?),
             None => None,
@@ -237,10 +251,13 @@ impl Cli {
                 ..ops::tcp::TcpLimits::default()
             },
             lame_duck: self.lameduck,
+            udp_coalesce: self.udp_coalesce,
             healthz_addr: SocketAddr::new(http_ip, self.healthz_port),
             metrics_addr: Some(SocketAddr::new(http_ip, self.metrics_port)),
             initial_sync_timeout: self.initial_sync_timeout,
             shutdown_grace: Duration::from_secs(5),
+            autopath_trusted: autopath
+                .then(|| self.autopath_trusted.iter().map(|n| n.trunc()).collect()),
         })
     }
 

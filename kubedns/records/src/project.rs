@@ -133,6 +133,7 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     }
     if cfg.pods == PodMode::Verified {
         snap.pod_ips = crate::kind::pod::pod_ips(&objects.pods);
+        snap.pod_namespaces = crate::kind::pod::namespaces_by_ip(&objects.pods);
     }
     snap
 }

@@ -230,6 +230,8 @@ pub struct ZoneSnapshot {
     pub(crate) reverse: Reverse,
     /// `(namespace, pod IP)` pairs, sorted (used with `PodMode::Verified`).
     pub(crate) pod_ips: Vec<(Box<str>, IpAddr)>,
+    /// `(pod IP, namespace)` of Pods that alone own their IP, sorted by IP (`PodMode::Verified`).
+    pub(crate) pod_namespaces: Vec<(IpAddr, Box<str>)>,
     pub(crate) stats: SnapshotStats,
 }
 
@@ -266,6 +268,16 @@ impl ZoneSnapshot {
     /// Never panics.
     pub fn answer(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> crate::Answer {
         crate::answer::answer(self, qname, qtype, qclass)
+    }
+
+    /// The namespace of the Pod whose IP is `ip`, when exactly one running Pod outside the
+    /// host network has it. Only filled with `PodMode::Verified` (the Pods are watched then).
+    pub fn pod_namespace(&self, ip: IpAddr) -> Option<&str> {
+        let i = self
+            .pod_namespaces
+            .binary_search_by(|(p, _)| p.cmp(&ip))
+            .ok()?;
+        self.pod_namespaces.get(i).map(|(_, ns)| &**ns)
     }
 
     /// The Service named `key` (lower-cased), if it is in the zone.

@@ -130,12 +130,14 @@ pub fn endpoints(eps: &mut Endpoints) {
     }
 }
 
-/// Pod: namespace, name, hostname, subdomain, phase and IPs (for `--pods=verified`).
+/// Pod: namespace, name, hostname, subdomain, host network, phase and IPs (for
+/// `--pods=verified` and autopath).
 pub fn pod(pod: &mut Pod) {
     meta(&mut pod.metadata, &[], &[]);
     pod.spec = pod.spec.take().map(|s| PodSpec {
         hostname: s.hostname,
         subdomain: s.subdomain,
+        host_network: s.host_network,
         ..PodSpec::default()
     });
     pod.status = pod.status.take().map(|s| PodStatus {

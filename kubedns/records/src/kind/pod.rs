@@ -40,6 +40,41 @@ pub(crate) fn pod_ips(pods: &[Arc<Pod>]) -> Vec<(Box<str>, IpAddr)> {
     out
 }
 
+/// `(ip, namespace)` of the Pods that own their IP, sorted by IP: the clients whose namespace
+/// autopath may trust. Left out: host-network Pods (their IP is the node's, shared with every
+/// process on it), finished Pods (their IP may already belong to a new Pod), and IPs claimed
+/// in more than one namespace (ambiguous, so nobody's).
+pub(crate) fn namespaces_by_ip(pods: &[Arc<Pod>]) -> Vec<(IpAddr, Box<str>)> {
+    let mut out: Vec<(IpAddr, Box<str>)> = Vec::new();
+    for pod in pods {
+        let host_network = pod.spec.as_ref().and_then(|s| s.host_network) == Some(true);
+        let Some(status) = pod.status.as_ref() else {
+            continue;
+        };
+        let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        if host_network || finished {
+            continue;
+        }
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let listed = status.pod_ips.iter().flatten().map(|p| p.ip.as_str());
+        for ip in listed.chain(status.pod_ip.as_deref()) {
+            if let Some(ip) = name::parse_object_ip(ip) {
+                out.push((ip, ns.to_ascii_lowercase().into()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    let mut owned: Vec<(IpAddr, Box<str>)> = Vec::with_capacity(out.len());
+    for (i, (ip, ns)) in out.iter().enumerate() {
+        let shared = |j: usize| out.get(j).is_some_and(|(other, _)| other == ip);
+        if !shared(i + 1) && (i == 0 || !shared(i - 1)) {
+            owned.push((*ip, ns.clone()));
+        }
+    }
+    owned
+}
+
 /// Answers a name under `pod.<zone>`; `below` are the labels left of `pod`, leftmost first,
 /// lower-cased. `None` means NXDOMAIN; an empty reply means NODATA.
 pub(crate) fn lookup(
