@@ -149,7 +149,7 @@ pub struct Cli {
     pub drain_timeout_ms: u64,
     /// UDP workers pause this long between batches under steady traffic, answering more
     /// queries per wake-up (Go duration; 0: never pause).
-    #[arg(long = "udp-coalesce", default_value = "0s", value_parser = ops::go_flags::duration)]
+    #[arg(long = "udp-coalesce", default_value = "500us", value_parser = ops::go_flags::duration)]
     pub udp_coalesce: Duration,
     /// Routes (`--server=/<domain>/...` domains) whose servers get `--add-subnet`;
     /// comma-separated or repeated. Other routes and the default upstreams never do.

@@ -78,7 +78,7 @@ pub struct Cli {
     pub tcp_write_timeout: Duration,
     /// UDP workers pause this long between batches under steady traffic, answering more
     /// queries per wake-up (0: never pause).
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, default_value = "500us", value_parser = parse_duration)]
     pub udp_coalesce: Duration,
     /// After SIGTERM, keep answering DNS this long while `/readiness` reports 503 (0: stop at once).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]

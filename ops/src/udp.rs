@@ -211,12 +211,13 @@ pub fn spawn_workers<R: Respond>(
 
 /// Serves `sock` on the calling thread until `stop` fires.
 ///
-/// `coalesce` (zero: off) trades a little latency for fewer wake-ups at moderate rates: when
-/// the last datagram came sooner than `coalesce` after the worker started waiting (traffic is
-/// steady) and the batch was not full, the worker pauses for `coalesce` before reading again,
-/// so that the datagrams arriving meanwhile are read, answered and sent with one wake-up and
-/// one `recvmmsg`/`sendmmsg` pair. Sparse traffic (a wait longer than `coalesce`) and
-/// saturation (full batches) never pause.
+/// `coalesce` (zero: off) trades a little latency for fewer wake-ups at moderate rates, where
+/// waking up per datagram is most of a query's cost: when the last datagram came sooner than
+/// `coalesce` after the worker started waiting (traffic is steady) and the batch was small,
+/// the worker pauses for `coalesce` before reading again, so that the datagrams arriving
+/// meanwhile are read, answered and sent with one wake-up and one `recvmmsg`/`sendmmsg` pair.
+/// Sparse traffic (a wait longer than `coalesce`) never pauses, and neither does high load
+/// (batches of a quarter of [`BATCH`] or more batch by themselves; a backlog fills them).
 pub fn worker<R: Respond>(
     sock: UdpSocket,
     respond: &R,
@@ -260,7 +261,7 @@ pub fn worker<R: Respond>(
         batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later));
         batch.send(fd);
         if let Some(since) = waiting
-            && n < BATCH
+            && n < BATCH / 4
             && since.elapsed() < coalesce
         {
             std::thread::sleep(coalesce);

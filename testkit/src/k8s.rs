@@ -395,3 +395,24 @@ pub fn config_map(ns: &str, name: &str, data: &[(&str, &str)]) -> ConfigMap {
         ..ConfigMap::default()
     }
 }
+
+/// YAML of a headless Service `default/big` with one EndpointSlice of `n` ready IPv4
+/// endpoints (`10.1.x.y`): its A answer is about 16 bytes per endpoint, for tests of big
+/// answers (truncation, TCP, slow readers).
+pub fn big_headless_yaml(n: usize) -> String {
+    let mut s = String::from(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: big, namespace: default}\n\
+         spec: {clusterIP: None, clusterIPs: [None], ports: [{name: http, port: 80, protocol: TCP}]}\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+         metadata: {name: big-1, namespace: default, labels: {kubernetes.io/service-name: big}}\n\
+         addressType: IPv4\nports: [{name: http, port: 80, protocol: TCP}]\nendpoints:\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "- addresses: [10.1.{}.{}]\n  conditions: {{ready: true}}\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    s
+}

@@ -226,3 +226,10 @@ mod tests {
         );
     }
 }
+
+/// Whether this process runs as root (network and mount namespaces in tests need it; CI
+/// runs as root).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}

@@ -4,19 +4,14 @@
 //! loopback with `dig` and a `/metrics` scrape (no root needed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Duration;
 
+use testkit::proc::is_root;
 use testkit::bin::{path, workspace_root};
 use testkit::pod::{dig_full, free_port, http_get};
 use testkit::proc::Proc;
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
 
 /// Runs the pod script with `AUTOPATH` on or off; returns its stdout.
 fn pod_run(autopath: &str, queries: &str, forged: bool) -> String {

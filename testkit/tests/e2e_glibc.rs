@@ -3,16 +3,11 @@
 //! (needs root, `unshare` and `ip`; CI runs as root).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
+use testkit::proc::is_root;
 use testkit::bin::{path, workspace_root};
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
 
 #[test]
 fn getent_resolves_like_a_pod() {

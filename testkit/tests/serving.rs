@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -12,13 +11,10 @@ use std::time::{Duration, Instant};
 use hickory_proto::rr::{DNSClass, RecordType};
 use testkit::bin::{path, workspace_root};
 use testkit::pod::{free_port, http_get};
-use testkit::proc::Proc;
+use testkit::proc::{Proc, is_root};
 
 const START: Duration = Duration::from_secs(30);
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
 
 fn raise_nofile() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -26,23 +22,8 @@ fn raise_nofile() {
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
 }
 
-/// A headless Service with `n` ready endpoints: its A answer is about 16 bytes per endpoint.
 fn big_headless(dir: &Path, n: usize) {
-    let mut s = String::from(
-        "apiVersion: v1\nkind: Service\nmetadata: {name: big, namespace: default}\n\
-         spec: {clusterIP: None, clusterIPs: [None], ports: [{name: http, port: 80, protocol: TCP}]}\n\
-         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
-         metadata: {name: big-1, namespace: default, labels: {kubernetes.io/service-name: big}}\n\
-         addressType: IPv4\nports: [{name: http, port: 80, protocol: TCP}]\nendpoints:\n",
-    );
-    for i in 0..n {
-        s.push_str(&format!(
-            "- addresses: [10.1.{}.{}]\n  conditions: {{ready: true}}\n",
-            i / 250,
-            i % 250 + 1
-        ));
-    }
-    std::fs::write(dir.join("big.yaml"), s).unwrap();
+    std::fs::write(dir.join("big.yaml"), testkit::k8s::big_headless_yaml(n)).unwrap();
 }
 
 fn framed_query(name: &str) -> Vec<u8> {

@@ -222,19 +222,5 @@ spec:
 
 /// A headless Service `big.default` with `n` ready endpoints 10.1.x.y.
 pub fn headless(n: usize) -> String {
-    let mut s = String::from(
-        "apiVersion: v1\nkind: Service\nmetadata: {name: big, namespace: default}\n\
-         spec: {clusterIP: None, clusterIPs: [None], ports: [{name: http, port: 80, protocol: TCP}]}\n\
-         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
-         metadata: {name: big-1, namespace: default, labels: {kubernetes.io/service-name: big}}\n\
-         addressType: IPv4\nports: [{name: http, port: 80, protocol: TCP}]\nendpoints:\n",
-    );
-    for i in 0..n {
-        s.push_str(&format!(
-            "- addresses: [10.1.{}.{}]\n  conditions: {{ready: true}}\n",
-            i / 250,
-            i % 250 + 1
-        ));
-    }
-    s
+    testkit::k8s::big_headless_yaml(n)
 }
