@@ -56,9 +56,13 @@ pub struct Cli {
     /// Lower bound (seconds) on positive cache lifetimes.
     #[arg(long = "min-cache-ttl", default_value_t = 0)]
     pub min_cache_ttl: u32,
-    /// Upper bound (seconds) on positive cache lifetimes.
-    #[arg(long = "max-cache-ttl", default_value_t = u32::MAX)]
+    /// Upper bound (seconds) on every cached TTL (one day by default, as unbound).
+    #[arg(long = "max-cache-ttl", default_value_t = crate::cache::DEFAULT_MAX_TTL)]
     pub max_cache_ttl: u32,
+    /// Largest UDP reply we send (with the client's EDNS size as the other bound; 512
+    /// without EDNS) and the EDNS size we announce upstream (dnsmasq's option name).
+    #[arg(short = 'P', long = "edns-packet-max", default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..))]
+    pub edns_packet_max: u16,
     /// Queries waiting on upstreams at once; beyond it, REFUSED (dnsmasq -0, default 1500).
     #[arg(long = "dns-forward-max", default_value_t = 1500)]
     pub dns_forward_max: usize,
@@ -117,6 +121,9 @@ pub struct Cli {
     /// Serve Prometheus `/metrics` on this port (first listen address, else 0.0.0.0).
     #[arg(long = "metrics-port")]
     pub metrics_port: Option<u16>,
+    /// Bound on the bytes the cache holds, besides `--cache-size` entries (0: entries only).
+    #[arg(long = "cache-max-bytes", default_value_t = crate::cache::DEFAULT_MAX_BYTES)]
+    pub cache_max_bytes: u64,
     /// Answer from expired entries (TTL 30) when every upstream fails (RFC 8767).
     #[arg(long = "serve-stale")]
     pub serve_stale: bool,
@@ -232,6 +239,7 @@ impl Cli {
             routes,
             cache: Policy {
                 capacity: self.cache_size,
+                max_bytes: self.cache_max_bytes,
                 neg_ttl: self.neg_ttl,
                 min_ttl: self.min_cache_ttl,
                 max_ttl: self.max_cache_ttl,
@@ -246,6 +254,7 @@ impl Cli {
                 forward_max: self.dns_forward_max,
                 upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
                 serve_stale: self.serve_stale,
+                edns_packet_max: self.edns_packet_max,
             },
             tcp: TcpLimits {
                 idle: Duration::from_millis(self.tcp_idle_timeout_ms),

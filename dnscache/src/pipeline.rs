@@ -12,13 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
+use tokio::sync::watch;
 
-use crate::cache::{Cache, Entry, Lookup};
+use crate::cache::{Cache, Entry, Lookup, Served};
+use crate::key::Key;
 use crate::metrics::Metrics;
 use crate::route::{self, RouteId, Routes};
-use crate::wire::{self, WireError};
-use crate::{chaos, cname, upstream};
+use crate::upstream::Exchange;
+use crate::wire::{self, Rcode, WireError};
+use crate::{chaos, cname, scrub, upstream};
 
 /// Settings of the miss path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// Serve expired entries when every upstream fails (RFC 8767).
     pub serve_stale: bool,
+    /// `--edns-packet-max`: largest UDP reply we send and the EDNS size we announce.
+    pub edns_packet_max: u16,
 }
 
 impl Default for Settings {
@@ -37,6 +42,7 @@ impl Default for Settings {
             forward_max: 1500,
             upstream_timeout: Duration::from_secs(2),
             serve_stale: false,
+            edns_packet_max: 1232,
         }
     }
 }
@@ -47,12 +53,18 @@ pub struct Failed;
 
 /// Outcome of a resolution shared by coalesced queries.
 pub type Resolved = Result<Entry, Failed>;
-type Pending = Shared<BoxFuture<'static, Resolved>>;
+
+/// Where followers of a coalesced miss wait for its leader. A channel, not a shared future:
+/// the leader's sockets and timers belong to the runtime of the thread that started it, and
+/// a follower on another thread must never poll them (that runtime may be gone first at
+/// shutdown, and tokio panics on a timer of a runtime that has shut down). A leader that is
+/// dropped closes the channel, and its followers answer SERVFAIL.
+type Flight = watch::Receiver<Option<Resolved>>;
 
 /// Largest reply a transport may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    /// UDP: 512 bytes, or the client's EDNS payload size.
+    /// UDP: 512 bytes, or the client's EDNS payload size capped by `--edns-packet-max`.
     Udp,
     /// TCP: 65535 bytes.
     Tcp,
@@ -70,7 +82,7 @@ pub enum Step {
 
 /// A query that missed the cache; holds one `--dns-forward-max` slot until dropped.
 pub struct Miss {
-    key: Box<[u8]>,
+    key: Box<Key>,
     packet: Box<[u8]>,
     stale: Option<Entry>,
     transport: Transport,
@@ -92,7 +104,22 @@ pub struct Pipeline {
     pub(crate) metrics: Arc<Metrics>,
     settings: Settings,
     in_flight: Arc<AtomicUsize>,
-    pending: Mutex<HashMap<Box<[u8]>, Pending>>,
+    pending: Mutex<HashMap<Key, Flight>>,
+}
+
+/// Removes a leader's entry from the pending table however it ends (done or dropped).
+struct Leader<'a> {
+    pending: &'a Mutex<HashMap<Key, Flight>>,
+    key: &'a Key,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.key);
+    }
 }
 
 impl Pipeline {
@@ -126,8 +153,8 @@ impl Pipeline {
             Err(e) => {
                 self.metrics.malformed.inc();
                 let rcode = match e {
-                    WireError::NotImp => wire::rcode::NOTIMP,
-                    _ => wire::rcode::FORMERR,
+                    WireError::NotImp => Rcode::NOTIMP,
+                    _ => Rcode::FORMERR,
                 };
                 wire::write_header_only(packet, rcode, out);
                 return Step::Reply;
@@ -137,13 +164,12 @@ impl Pipeline {
             chaos::answer(&q, &self.metrics, out);
             return Step::Reply;
         }
-        let mut key_buf = [0u8; wire::MAX_KEY];
-        let key_len = q.key(&mut key_buf);
-        let key = &key_buf[..key_len];
+        let key = Key::of(&q);
         let now = Instant::now();
-        let stale = match self.cache.lookup(key, now) {
+        let stale = match self.cache.lookup(&key, now) {
             Lookup::Hit(e) => {
-                e.render(&q, now, false, limit(&q, transport), out);
+                let limit = self.limit(&q, transport);
+                e.render(&q, now, Served::Cached, limit, out);
                 return Step::Reply;
             }
             Lookup::Miss(stale) => stale,
@@ -152,11 +178,11 @@ impl Pipeline {
         let slot = Slot(self.in_flight.clone());
         if taken >= self.settings.forward_max {
             self.metrics.forward_refused.inc();
-            wire::write_error(&q, wire::rcode::REFUSED, false, out);
+            wire::write_error(&q, Rcode::REFUSED, false, out);
             return Step::Reply;
         }
         Step::Miss(Miss {
-            key: key.into(),
+            key: Box::new(key),
             packet: packet.into(),
             stale,
             transport,
@@ -170,120 +196,132 @@ impl Pipeline {
         let Ok(q) = wire::parse_query(&m.packet) else {
             return;
         };
-        let limit = limit(&q, m.transport);
+        let limit = self.limit(&q, m.transport);
         let now = Instant::now();
         match (resolved, m.stale) {
-            (Ok(entry), _) => entry.render(&q, now, false, limit, out),
+            (Ok(entry), _) => entry.render(&q, now, Served::Fresh, limit, out),
             (Err(Failed), Some(stale)) if self.settings.serve_stale => {
                 self.metrics.stale_served.inc();
-                stale.render(&q, now, true, limit, out);
+                stale.render(&q, now, Served::Stale, limit, out);
             }
             (Err(Failed), _) => {
                 self.metrics.servfail.inc();
-                wire::write_error(&q, wire::rcode::SERVFAIL, false, out);
+                wire::write_error(&q, Rcode::SERVFAIL, false, out);
             }
         }
     }
 
+    /// Largest reply `transport` may carry to the client of `q`.
+    fn limit(&self, q: &wire::Query<'_>, transport: Transport) -> usize {
+        match transport {
+            Transport::Udp => q.udp_limit(self.settings.edns_packet_max),
+            Transport::Tcp => usize::from(u16::MAX),
+        }
+    }
+
     /// Joins an identical resolution in flight, or starts one.
-    async fn resolve_coalesced(self: &Arc<Self>, key: &[u8]) -> Resolved {
-        let fut = {
+    async fn resolve_coalesced(self: &Arc<Self>, key: &Key) -> Resolved {
+        let joined = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             match pending.get(key) {
-                Some(f) => f.clone(),
+                Some(rx) => Err(rx.clone()),
                 None => {
-                    let this = self.clone();
-                    let k: Box<[u8]> = key.into();
-                    let f = async move {
-                        let r = this.resolve(&k, 0, Vec::new()).await;
-                        this.pending
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&k);
-                        r
-                    }
-                    .boxed()
-                    .shared();
-                    pending.insert(key.into(), f.clone());
-                    f
+                    let (tx, rx) = watch::channel(None);
+                    pending.insert(key.clone(), rx);
+                    Ok(tx)
                 }
             }
         };
-        fut.await
+        match joined {
+            Ok(tx) => {
+                let _leader = Leader {
+                    pending: &self.pending,
+                    key,
+                };
+                let r = self.resolve(key, 0, Vec::new()).await;
+                tx.send_replace(Some(r.clone()));
+                r
+            }
+            Err(mut rx) => match rx.wait_for(Option::is_some).await {
+                Ok(r) => r.clone().unwrap_or(Err(Failed)),
+                Err(_) => Err(Failed),
+            },
+        }
     }
 
-    /// Asks the upstreams of `key`'s route, completes CNAME chains that leave the route, and
-    /// caches the result. `visited` holds the names of the CNAME chain so far (loop guard).
+    /// Asks the upstreams of `key`'s route, keeps what the route may answer, completes CNAME
+    /// chains that leave the route, and caches the result. `visited` holds the names of the
+    /// CNAME chain so far (loop guard).
     pub(crate) fn resolve<'a>(
         self: &'a Arc<Self>,
-        key: &'a [u8],
+        key: &'a Key,
         depth: usize,
-        visited: Vec<Vec<u8>>,
+        mut visited: Vec<Vec<u8>>,
     ) -> BoxFuture<'a, Resolved> {
         async move {
-            let name = &key[..key.len() - 5];
+            let name = key.name();
             let route = self.routes.lookup(name);
             let Some(servers) = self.routes.servers(route) else {
                 return Ok(self.local_nxdomain(key));
             };
-            let timeout = self.settings.upstream_timeout;
-            let mut reply = upstream::forward(servers, key, timeout, &self.metrics).await;
+            let how = Exchange {
+                timeout: self.settings.upstream_timeout,
+                payload: self.settings.edns_packet_max,
+            };
+            let mut reply = upstream::forward(servers, key, how, &self.metrics).await;
             let refused = reply
-                .as_ref()
-                .is_some_and(|r| r[3] & 0x0F == wire::rcode::REFUSED);
+                .as_deref()
+                .is_some_and(|r| Rcode::of(r) == Some(Rcode::REFUSED));
             if refused && route != RouteId::Default && route::is_reverse(name) {
                 // kubedns refuses reverse names of addresses it does not own: ask the world.
                 let defaults = self.routes.default_servers();
-                if let Some(r) = upstream::forward(defaults, key, timeout, &self.metrics).await {
+                if let Some(r) = upstream::forward(defaults, key, how, &self.metrics).await {
                     reply = Some(r);
                 }
             }
-            let qtype = u16::from_be_bytes([key[key.len() - 5], key[key.len() - 4]]);
             let Some(bytes) = reply else {
-                tracing::debug!(
-                    qname = %wire::name_to_string(name),
-                    qtype,
-                    route = self.routes.describe(route),
-                    "every upstream failed"
-                );
+                tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), route = self.routes.describe(route), "every upstream failed");
                 return Err(Failed);
             };
-            tracing::debug!(
-                qname = %wire::name_to_string(name),
-                qtype,
-                rcode = bytes[3] & 0x0F,
-                route = self.routes.describe(route),
-                "forwarded"
-            );
-            let Some(info) = wire::scan_reply(&bytes) else {
-                return Err(Failed);
+            let s = match scrub::scrub(bytes, key, route, &self.routes) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.metrics.bad_reply(e.cause());
+                    tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), route = self.routes.describe(route), error = %e, "refused an upstream reply");
+                    return Err(Failed);
+                }
             };
-            let (bytes, info) = if info.cnames > 0 {
-                cname::complete(self, route, key, bytes, info, depth, visited).await?
-            } else {
-                (bytes, info)
+            tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), rcode = s.info.rcode.value(), route = self.routes.describe(route), dropped = s.dropped, "forwarded");
+            if s.dropped > 0 {
+                self.metrics.out_of_route.inc_by(s.dropped as u64);
+            }
+            let next = match &s.dangling {
+                Some(t) => cname::next(key, &s.info, t, depth, &mut visited).map_err(|_| Failed)?,
+                None => None,
             };
-            let flags = key[key.len() - 1];
-            let entry = Entry::from_reply(bytes, &info, self.cache.policy(), flags);
+            let (bytes, info) = match next {
+                None => (s.bytes, s.info),
+                Some(sub_key) => {
+                    let sub = match self.cache.peek(&sub_key, Instant::now()) {
+                        Some(e) => e,
+                        None => self.resolve(&sub_key, depth + 1, visited).await?,
+                    };
+                    cname::merge(&s.bytes, &sub.aged(Instant::now())).ok_or(Failed)?
+                }
+            };
+            let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key.flags());
             self.cache.insert(key, entry.clone());
             Ok(entry)
         }
         .boxed()
     }
 
-    fn local_nxdomain(&self, key: &[u8]) -> Entry {
+    fn local_nxdomain(&self, key: &Key) -> Entry {
         let mut bytes = vec![0, 0, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0];
-        bytes.extend_from_slice(&key[..key.len() - 1]);
+        bytes.extend_from_slice(key.question());
         let info = wire::scan_reply(&bytes).unwrap_or_default();
-        let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key[key.len() - 1]);
+        let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key.flags());
         self.cache.insert(key, entry.clone());
         entry
-    }
-}
-
-fn limit(q: &wire::Query<'_>, transport: Transport) -> usize {
-    match transport {
-        Transport::Udp => q.udp_limit(),
-        Transport::Tcp => usize::from(u16::MAX),
     }
 }

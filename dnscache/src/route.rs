@@ -204,6 +204,12 @@ impl Routes {
         }
     }
 
+    /// True when routes `a` and `b` send queries to the same place (two domains of one stub
+    /// server, or a `#` route and the defaults).
+    pub fn same_servers(&self, a: RouteId, b: RouteId) -> bool {
+        a == b || self.servers(a) == self.servers(b)
+    }
+
     /// The default upstreams.
     pub fn default_servers(&self) -> &[SocketAddr] {
         &self.default
