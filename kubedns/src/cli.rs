@@ -37,6 +37,7 @@ pub const GO_FLAGS: &[&str] = &[
     "initial-sync-timeout",
     "profiling",
     "version",
+    "lameduck",
 ];
 
 /// Pod records mode (`--pods`).
@@ -69,9 +70,15 @@ pub struct Cli {
     /// Close TCP connections idle this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub tcp_idle_timeout: Duration,
-    /// Maximum concurrent TCP connections.
+    /// Maximum concurrent TCP connections (over it the longest-idle one is closed).
     #[arg(long, default_value_t = 1024)]
     pub tcp_max_connections: usize,
+    /// Close a TCP connection whose client does not take a reply within this time.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub tcp_write_timeout: Duration,
+    /// After SIGTERM, keep answering DNS this long while `/readiness` reports 503 (0: stop at once).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub lameduck: Duration,
     /// Port of `/readiness` and `/healthz`.
     #[arg(long, default_value_t = 8081)]
     pub healthz_port: u16,
@@ -146,22 +153,13 @@ pub struct Cli {
     pub version: Option<String>,
 }
 
-/// Parses `60s`, `5m`, `1h`, `250ms`, or a bare number of seconds.
+/// Parses a Go duration (`60s`, `5m`, `250ms`, `1m30s`), or a bare number of seconds, which
+/// earlier releases of this binary accepted.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => ops::go_flags::duration(s.trim()),
+    }
 }
 
 /// Expands `$VAR` and `${VAR}` with `lookup` (unknown variables become empty, as Go's
@@ -232,8 +230,13 @@ impl Cli {
             source,
             dns_addr: SocketAddr::new(self.dns_bind_address, self.dns_port),
             udp_sockets: self.udp_sockets.unwrap_or(cpus),
-            tcp_idle_timeout: self.tcp_idle_timeout,
-            tcp_max_connections: self.tcp_max_connections,
+            tcp: ops::tcp::TcpLimits {
+                idle: self.tcp_idle_timeout,
+                write: self.tcp_write_timeout,
+                max_connections: self.tcp_max_connections,
+                ..ops::tcp::TcpLimits::default()
+            },
+            lame_duck: self.lameduck,
             healthz_addr: SocketAddr::new(http_ip, self.healthz_port),
             metrics_addr: Some(SocketAddr::new(http_ip, self.metrics_port)),
             initial_sync_timeout: self.initial_sync_timeout,

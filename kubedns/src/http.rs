@@ -1,5 +1,6 @@
-//! HTTP endpoints (ISSUE 2 item 5, ISSUE 3 item 3): `/readiness` (503 until the first zone
-//! snapshot, then 200 `ok`), `/healthz` (200 while the process serves) on `--healthz-port`,
+//! HTTP endpoints: `/readiness` (503 until the first zone snapshot, then 200 `ok`, and 503
+//! again from the start of the lame duck on SIGTERM, so that the endpoint is removed while
+//! DNS still answers), `/healthz` (200 while the process serves) on `--healthz-port`,
 //! and `/metrics` (Prometheus text) on `--metrics-port` and, as kube-dns's default mux did,
 //! on the healthz port too. Routing is synchronous and cheap; serving is `ops::http`.
 
@@ -14,13 +15,25 @@ use tokio_util::sync::CancellationToken;
 
 use crate::zone::ZoneView;
 
+/// What readiness depends on: a zone to serve, and not shutting down.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The zone view (ready after the first snapshot).
+    pub zone: Arc<ZoneView>,
+    /// Cancelled at the start of the lame duck.
+    pub lame_duck: CancellationToken,
+}
+
 /// Routes one request.
-pub fn route(zone: &ZoneView, registry: &Registry, method: &Method, path: &str) -> Reply {
+pub fn route(serving: &Serving, registry: &Registry, method: &Method, path: &str) -> Reply {
     if method != Method::GET && method != Method::HEAD {
         return Reply::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
     match path {
-        "/readiness" if zone.is_ready() => Reply::text(StatusCode::OK, "ok\n"),
+        "/readiness" if serving.lame_duck.is_cancelled() => {
+            Reply::text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+        }
+        "/readiness" if serving.zone.is_ready() => Reply::text(StatusCode::OK, "ok\n"),
         "/readiness" => Reply::text(
             StatusCode::SERVICE_UNAVAILABLE,
             "waiting for initial sync of services and endpoints\n",
@@ -34,18 +47,20 @@ pub fn route(zone: &ZoneView, registry: &Registry, method: &Method, path: &str) 
 /// Spawns the HTTP servers on `healthz` and `metrics` into `tasks`.
 pub fn spawn(
     tasks: &mut JoinSet<()>,
-    healthz: TcpListener,
-    metrics: Option<TcpListener>,
-    zone: Arc<ZoneView>,
+    healthz: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+    serving: Serving,
     registry: Arc<Registry>,
     token: &CancellationToken,
-) {
+) -> std::io::Result<()> {
     for listener in std::iter::once(healthz).chain(metrics) {
-        let (zone, registry) = (zone.clone(), registry.clone());
+        let listener = TcpListener::from_std(listener)?;
+        let (serving, registry) = (serving.clone(), registry.clone());
         tasks.spawn(ops::http::serve(
             listener,
-            move |m: &Method, p: &str| route(&zone, &registry, m, p),
+            move |m: &Method, p: &str| route(&serving, &registry, m, p),
             token.child_token(),
         ));
     }
+    Ok(())
 }

@@ -17,8 +17,6 @@ pub mod manifests;
 pub mod metrics;
 pub mod server;
 pub mod source;
-pub mod tcp;
-pub mod udp;
 pub mod watch;
 pub mod zone;
 
@@ -28,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kubedns_records::ZoneConfig;
+use ops::shutdown::Shutdown;
 use prometheus::Registry;
-use tokio_util::sync::CancellationToken;
 
 pub use server::Bound;
 
@@ -53,16 +51,16 @@ pub struct Config {
     pub dns_addr: SocketAddr,
     /// Number of SO_REUSEPORT UDP sockets.
     pub udp_sockets: usize,
-    /// TCP connections idle longer than this are closed.
-    pub tcp_idle_timeout: Duration,
-    /// At most this many TCP connections are served at once.
-    pub tcp_max_connections: usize,
+    /// Limits of DNS over TCP.
+    pub tcp: ops::tcp::TcpLimits,
     /// `/readiness` and `/healthz`.
     pub healthz_addr: SocketAddr,
     /// `/metrics`, when enabled.
     pub metrics_addr: Option<SocketAddr>,
     /// Exit when the source has not synced within this time.
     pub initial_sync_timeout: Duration,
+    /// How long DNS keeps answering after SIGTERM while `/readiness` reports 503.
+    pub lame_duck: Duration,
     /// How long a shutdown may take before tasks are abandoned.
     pub shutdown_grace: Duration,
 }
@@ -80,6 +78,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// A bound listener could not be registered with the runtime.
+    #[error("cannot serve a listener: {0}")]
+    Listener(#[from] std::io::Error),
     /// The source did not deliver its first object set in time.
     #[error("timed out waiting for initial sync of services and endpoints after {}s", .0.as_secs())]
     InitialSyncTimeout(Duration),
@@ -92,17 +93,22 @@ pub enum Error {
 }
 
 /// Binds every socket of `cfg` (DNS UDP/TCP, HTTP). Call before [`run`].
-pub async fn bind(cfg: &Config) -> Result<Bound, Error> {
-    server::bind(cfg).await
+pub fn bind(cfg: &Config) -> Result<Bound, Error> {
+    server::bind(cfg)
 }
 
-/// Runs kubedns until `token` is cancelled (Ok) or a fatal condition (Err).
+/// Runs kubedns until `shutdown` stops it (Ok) or a fatal condition (Err). From the start
+/// of the lame duck `/readiness` reports 503 while DNS keeps answering.
 pub async fn run(
     cfg: Config,
     bound: Bound,
     registry: Registry,
-    token: CancellationToken,
+    shutdown: impl Into<Shutdown>,
 ) -> Result<(), Error> {
+    let Shutdown {
+        lame_duck,
+        stop: token,
+    } = shutdown.into();
     let dns_metrics = metrics::DnsMetrics::register(&registry)?;
     let zone_metrics = metrics::ZoneMetrics::register(&registry)?;
     let zone = Arc::new(zone::ZoneView::new());
@@ -134,22 +140,25 @@ pub async fn run(
         token.child_token(),
     ));
     let Bound {
-        udp,
-        tcp,
+        dns,
         healthz,
         metrics,
     } = bound;
+    let tcp_metrics = ops::tcp::TcpMetrics::register(&registry, "kubedns")?;
     let registry = Arc::new(registry);
-    http::spawn(&mut tasks, healthz, metrics, zone.clone(), registry, &token);
+    let serving = http::Serving {
+        zone: zone.clone(),
+        lame_duck,
+    };
+    http::spawn(&mut tasks, healthz, metrics, serving, registry, &token)?;
     let handler = handler::Handler::new(zone.clone(), &cfg.zone, dns_metrics);
     let dns = server::serve(
         handler,
-        udp,
-        tcp,
-        cfg.tcp_idle_timeout,
-        cfg.tcp_max_connections,
+        dns,
+        cfg.tcp,
+        Some(tcp_metrics),
         token.child_token(),
-    );
+    )?;
 
     let result = tokio::select! {
         r = wait_ready(&zone, cfg.initial_sync_timeout) => r,

@@ -1,4 +1,5 @@
-//! kubedns binary: parse flags, initialise logging, bind, run, map the outcome to an exit code.
+//! kubedns binary: parse and validate flags (usage errors exit 2), then `ops::start::serve`:
+//! bind, run, map the outcome to an exit code.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use kubedns::cli::{Cli, GO_FLAGS};
+use ops::start::Runtime;
 
 fn main() -> ExitCode {
     let argv = ops::go_flags::normalize(std::env::args(), GO_FLAGS);
@@ -30,35 +32,12 @@ fn main() -> ExitCode {
     for flag in cli.ignored_flags() {
         tracing::warn!("flag {flag} is accepted for compatibility and ignored");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kubedns: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        tracing::info!(zone = %cfg.zone.zone, version = env!("CARGO_PKG_VERSION"), "kubedns starting");
-        let token = ops::shutdown_token();
-        let bound = match kubedns::bind(&cfg).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("{e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match kubedns::run(cfg, bound, prometheus::Registry::new(), token).await {
-            Ok(()) => {
-                tracing::info!("kubedns stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+    tracing::info!(zone = %cfg.zone.zone, version = env!("CARGO_PKG_VERSION"), "kubedns starting");
+    ops::start::serve(
+        "kubedns",
+        Runtime::MultiThread(None),
+        cfg.lame_duck,
+        || kubedns::bind(&cfg),
+        |bound, shutdown| kubedns::run(cfg.clone(), bound, prometheus::Registry::new(), shutdown),
+    )
 }

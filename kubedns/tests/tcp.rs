@@ -46,23 +46,44 @@ async fn one_connection_many_queries_and_a_connection_cap() {
     ask(&mut b, "web.coocla.svc.cluster.local.")
         .await
         .expect("answer");
-    // A third connection is over the cap: closed without an answer.
+    // A third connection is over the cap: the longest-idle one (a) makes room for it.
     let mut c = TcpStream::connect(kd.dns).await.expect("connect");
-    let third = tokio::time::timeout(
+    ask(&mut c, "web.coocla.svc.cluster.local.")
+        .await
+        .expect("the newcomer is served");
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), a.read(&mut buf))
+        .await
+        .expect("the oldest idle connection is closed promptly");
+    assert_eq!(closed.expect("clean close"), 0, "a was closed");
+    ask(&mut b, "web.coocla.svc.cluster.local.")
+        .await
+        .expect("b was idle for less time and stays");
+    // Two connections in the middle of a query (length sent, body not yet): nothing is idle,
+    // so a newcomer is closed at once.
+    drop((b, c));
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let busy_one = testkit::dns::eventually(support::BOUND, || async {
+            let mut s = TcpStream::connect(kd.dns).await.ok()?;
+            ask(&mut s, "web.coocla.svc.cluster.local.").await.ok()?;
+            s.write_all(&[0, 40]).await.ok()?;
+            Some(s)
+        })
+        .await;
+        busy.push(busy_one.expect("a slot frees up"));
+    }
+    let mut d = TcpStream::connect(kd.dns).await.expect("connect");
+    let refused = tokio::time::timeout(
         Duration::from_secs(5),
-        ask(&mut c, "web.coocla.svc.cluster.local."),
+        ask(&mut d, "web.coocla.svc.cluster.local."),
     )
     .await
     .expect("closed promptly");
-    assert!(third.is_err(), "third connection was served: {third:?}");
-    // Freeing a slot lets new connections in.
-    drop(a);
-    let served = testkit::dns::eventually(support::BOUND, || async {
-        let mut d = TcpStream::connect(kd.dns).await.ok()?;
-        ask(&mut d, "web.coocla.svc.cluster.local.").await.ok()
-    })
-    .await;
-    assert!(served.is_some());
+    assert!(
+        refused.is_err(),
+        "served while every slot was busy: {refused:?}"
+    );
     kd.stop().await.expect("clean stop");
 }
 

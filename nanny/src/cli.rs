@@ -67,13 +67,13 @@ pub struct Cli {
     #[arg(long = "dnsmasqExec")]
     pub dnsmasq_exec: Option<PathBuf>,
     /// Poll period of the config directory (Go duration: 10s, 100ms, 1m).
-    #[arg(long = "syncInterval", value_parser = go_duration, default_value = "10s")]
+    #[arg(long = "syncInterval", value_parser = ops::go_flags::duration, default_value = "10s")]
     pub sync_interval: Duration,
     /// kubedns DNS address used to resolve stub nameserver names under the cluster domain.
     #[arg(long = "kubednsServer", default_value = "127.0.0.1:10053")]
     pub kubedns_server: SocketAddr,
     /// If > 0, send SIGUSR1 to dnscache this often (it logs its statistics).
-    #[arg(long = "logInterval", value_parser = go_duration, default_value = "0s")]
+    #[arg(long = "logInterval", value_parser = ops::go_flags::duration, default_value = "0s")]
     pub log_interval: Duration,
 
     /// Address of the sockets the nanny binds for dnscache [default: `--listen-address` from
@@ -91,16 +91,16 @@ pub struct Cli {
           default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
     pub handover: bool,
     /// How long a child may take to report ready (`--ready-fd`) before it counts as failed.
-    #[arg(long = "ready-timeout", value_parser = go_duration, default_value = "10s")]
+    #[arg(long = "ready-timeout", value_parser = ops::go_flags::duration, default_value = "10s")]
     pub ready_timeout: Duration,
     /// How long a SIGTERMed child may drain before SIGKILL.
-    #[arg(long = "grace-period", value_parser = go_duration, default_value = "10s")]
+    #[arg(long = "grace-period", value_parser = ops::go_flags::duration, default_value = "10s")]
     pub grace_period: Duration,
     /// Child failures within this window that make the nanny give up (exit 1).
     #[arg(long = "crash-loop-max", default_value_t = 5)]
     pub crash_loop_max: u32,
     /// The window for `--crash-loop-max`.
-    #[arg(long = "crash-loop-window", value_parser = go_duration, default_value = "60s")]
+    #[arg(long = "crash-loop-window", value_parser = ops::go_flags::duration, default_value = "60s")]
     pub crash_loop_window: Duration,
     /// Stub nameserver names ending in this are resolved through `-kubednsServer`.
     #[arg(long = "cluster-domain", default_value = "cluster.local")]
@@ -181,42 +181,6 @@ pub fn go_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Go `time.ParseDuration` for non-negative durations (`10s`, `100ms`, `1m30s`, `1.5h`, `0`).
-pub fn go_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?} (want e.g. 10s, 100ms, 1m)");
-    let body = s.strip_prefix('+').unwrap_or(s);
-    if body == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if body.is_empty() {
-        return Err(bad());
-    }
-    let mut rest = body;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += num * nanos;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,26 +205,6 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.v, 3);
-    }
-
-    #[test]
-    fn durations() {
-        for (s, ms) in [
-            ("10s", 10_000),
-            ("100ms", 100),
-            ("1m", 60_000),
-            ("1m30s", 90_000),
-            ("1.5s", 1_500),
-            ("0", 0),
-            ("0s", 0),
-            ("2h", 7_200_000),
-        ] {
-            assert_eq!(go_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        }
-        assert_eq!(go_duration("250us"), Ok(Duration::from_micros(250)));
-        for bad in ["", "10", "s", "10x", "-1s", "1..5s"] {
-            assert!(go_duration(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Runtime plumbing that every binary of the pod needs, and nothing else:
-//! Go-style flag normalising (kube-dns manifests pass `-v=2 -logtostderr`), the one shutdown
-//! story (SIGTERM/SIGINT cancel a token), tracing initialisation, and a small HTTP server for
-//! `/metrics` and health endpoints. No DNS and no Kubernetes here.
+//! Runtime plumbing that every binary of the pod needs, and nothing else: Go-style flag
+//! normalising (kube-dns manifests pass `-v=2 -logtostderr`), the one shutdown story
+//! (SIGTERM/SIGINT start a lame duck, then cancel a token), tracing initialisation, binding
+//! (dual-stack for wildcards), the DNS serving loops (batched UDP, bounded TCP) that servers
+//! feed with bytes-in/bytes-out handlers, and a small bounded HTTP server for `/metrics` and
+//! health endpoints. No DNS semantics and no Kubernetes here.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -12,7 +14,11 @@ pub mod go_flags;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod shutdown;
+pub mod slots;
+pub mod start;
+pub mod tcp;
 pub mod udp;
 
 pub use shutdown::shutdown_token;

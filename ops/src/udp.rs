@@ -1,12 +1,26 @@
-//! Batched UDP datagram I/O: up to [`BATCH`] datagrams per `recvmmsg`, the replies to them in
-//! one `sendmmsg`. On a cache hit or an authoritative answer almost all the cost of a query is
-//! system calls; batching amortises them under load. Shared by kubedns (blocking workers) and
-//! dnscache (one single-threaded runtime per worker); each caller owns its socket, its waiting
-//! strategy and its answers. Must not parse DNS.
+//! DNS over UDP for every server of the pod: one blocking worker thread per socket, reading
+//! and answering in batches (up to [`BATCH`] datagrams per `recvmmsg`, the replies in one
+//! `sendmmsg`).
+//!
+//! Why this shape: on a cache hit or an authoritative answer almost all the cost of a query
+//! is system calls and wake-ups. A thread blocked in `recvmmsg(MSG_WAITFORONE)` is woken by
+//! the kernel with the datagram already there: no readiness poll, no runtime, no task and no
+//! channel per query; under load one wake-up serves a whole batch. Work that cannot finish
+//! at once (a cache miss waiting on an upstream) is taken over by the server through
+//! [`Later`] and answered from elsewhere. The rules every server gets here: datagrams from
+//! source port 0 are dropped (no reply can reach them; a reflection trick), peers on a
+//! dual-stack socket are reported as IPv4 when they are, and the loop notices shutdown
+//! within [`POLL`]. Must not parse DNS.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use tokio_util::sync::CancellationToken;
 
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg, sendto,
@@ -67,11 +81,16 @@ impl UdpBatch {
     /// Calls `f(datagram, source, reply)` for every datagram of the last [`recv`](Self::recv)
     /// with an IPv4 or IPv6 source; when `f` returns true, `reply` (cleared before the call)
     /// is queued for [`send`](Self::send) to that source.
+    /// Datagrams from source port 0 are skipped, and IPv4-mapped peers are passed as IPv4.
     pub fn respond(&mut self, mut f: impl FnMut(&[u8], SocketAddr, &mut Vec<u8>) -> bool) {
         for (i, (len, addr)) in self.received[..self.len].iter().enumerate() {
             let Some(peer) = addr.as_ref().and_then(to_std) else {
                 continue;
             };
+            if peer.port() == 0 {
+                continue;
+            }
+            let peer = crate::net::canonical(peer);
             let out = &mut self.outs[self.replies];
             out.clear();
             if f(&self.bufs[i][..(*len).min(RX_BUF)], peer, out) {
@@ -115,6 +134,116 @@ impl UdpBatch {
     }
 }
 
+/// How long a worker blocks before checking for shutdown.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Answers datagrams for [`spawn_workers`].
+pub trait Respond: Send + Sync + 'static {
+    /// Answers `packet` from `peer`: write the reply into `out` (empty on entry) and return
+    /// true to send it with the batch; return false to send nothing now (the datagram is
+    /// dropped, or answered later through `later`).
+    fn respond(&self, packet: &[u8], peer: SocketAddr, out: &mut Vec<u8>, later: &Later) -> bool;
+}
+
+/// Sends a reply after the batch it arrived in has gone (a cache miss answered later).
+#[derive(Debug, Clone)]
+pub struct Later {
+    sock: Arc<UdpSocket>,
+    dual_stack: bool,
+}
+
+impl Later {
+    /// Sends `reply` to `peer` without blocking; a full send buffer drops it, as UDP allows.
+    pub fn send(&self, reply: &[u8], peer: SocketAddr) {
+        let to = match peer {
+            // A dual-stack socket reaches IPv4 peers through their mapped address.
+            SocketAddr::V4(v4) if self.dual_stack => {
+                SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+            }
+            _ => peer,
+        };
+        if let Err(e) = sendto(
+            self.sock.as_raw_fd(),
+            reply,
+            &SockaddrStorage::from(to),
+            MsgFlags::MSG_DONTWAIT,
+        ) {
+            tracing::debug!(error = %e, %peer, "UDP send failed");
+        }
+    }
+}
+
+/// The worker threads of one server; [`Workers::join`] waits for them after shutdown.
+#[derive(Debug, Default)]
+pub struct Workers(Vec<JoinHandle<()>>);
+
+impl Workers {
+    /// Waits (on the blocking pool) until every worker has stopped.
+    pub async fn join(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            for w in self.0 {
+                let _ = w.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Starts one worker thread per socket, answering through `respond` until `stop` fires.
+pub fn spawn_workers<R: Respond>(
+    name: &str,
+    sockets: Vec<UdpSocket>,
+    respond: Arc<R>,
+    stop: CancellationToken,
+) -> std::io::Result<Workers> {
+    let mut workers = Workers::default();
+    for (i, sock) in sockets.into_iter().enumerate() {
+        let (respond, stop) = (respond.clone(), stop.clone());
+        let w = std::thread::Builder::new()
+            .name(format!("{name}-udp-{i}"))
+            .spawn(move || worker(sock, &*respond, &stop))?;
+        workers.0.push(w);
+    }
+    Ok(workers)
+}
+
+/// Serves `sock` on the calling thread until `stop` fires.
+pub fn worker<R: Respond>(sock: UdpSocket, respond: &R, stop: &CancellationToken) {
+    // Blocking with a receive timeout: the wake-up comes with the datagram, and shutdown is
+    // noticed within POLL. (Duplicated inherited descriptors share these settings; every
+    // process of ours sets the same.)
+    if let Err(e) = sock
+        .set_nonblocking(false)
+        .and_then(|()| sock.set_read_timeout(Some(POLL)))
+    {
+        tracing::error!(error = %e, "cannot configure UDP socket");
+        return;
+    }
+    let dual_stack = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+    let fd = sock.as_raw_fd();
+    let later = Later {
+        sock: Arc::new(sock),
+        dual_stack,
+    };
+    let mut batch = UdpBatch::new();
+    let mut failures = 0u32;
+    while !stop.is_cancelled() {
+        match batch.recv(fd, MsgFlags::MSG_WAITFORONE) {
+            Ok(_) => failures = 0,
+            Err(Errno::EAGAIN | Errno::EINTR) => continue,
+            Err(e) => {
+                // Persistent errors (e.g. ENOMEM) must not spin: back off up to 100 ms.
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %e, "UDP receive failed");
+                std::thread::sleep(Duration::from_millis(u64::from(failures.min(10)) * 10));
+                continue;
+            }
+        }
+        batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later));
+        batch.send(fd);
+    }
+}
+
 fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = a.as_sockaddr_in() {
         return Some(SocketAddr::from(*v4));
@@ -128,6 +257,35 @@ mod tests {
     use std::net::UdpSocket;
     use std::os::fd::AsRawFd;
     use std::time::Duration;
+
+    #[test]
+    fn drops_source_port_zero_and_serves_until_stopped() {
+        struct Echo;
+        impl Respond for Echo {
+            fn respond(&self, p: &[u8], _: SocketAddr, out: &mut Vec<u8>, _: &Later) -> bool {
+                out.extend_from_slice(p);
+                true
+            }
+        }
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let workers = spawn_workers("t", vec![server], Arc::new(Echo), stop.clone()).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        client.send_to(b"hi", addr).unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(client.recv(&mut buf).unwrap(), 2);
+        stop.cancel();
+        for w in workers.0 {
+            w.join().unwrap();
+        }
+        // Stopped: nothing answers any more.
+        client.send_to(b"hi", addr).unwrap();
+        assert!(client.recv(&mut buf).is_err());
+    }
 
     #[test]
     fn echoes_a_batch() {

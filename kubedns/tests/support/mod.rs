@@ -56,7 +56,7 @@ impl Kubedns {
             .expect("flags parse")
             .config()
             .expect("flags valid");
-        let bound = kubedns::bind(&cfg).await.expect("bind");
+        let bound = kubedns::bind(&cfg).expect("bind");
         let dns = bound.dns_addr().expect("dns addr");
         let healthz = bound.healthz.local_addr().expect("healthz addr");
         let metrics = bound
