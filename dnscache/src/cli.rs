@@ -6,7 +6,7 @@
 //! would change behaviour, are clap errors (exit 2). Must not bind or read files: `main` reads
 //! the resolv file and hands its text in.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -118,6 +118,19 @@ pub struct Cli {
     /// Write `ready\n` to this descriptor once serving, then close it.
     #[arg(long = "ready-fd")]
     pub ready_fd: Option<RawFd>,
+    /// Serve `/metrics` on this inherited, listening TCP socket instead of binding
+    /// `--metrics-port` (nanny hand-over: the port never changes hands).
+    #[arg(long = "inherit-metrics-fd")]
+    pub inherit_metrics_fd: Option<RawFd>,
+    /// On SIGTERM, write the fresh cache entries to this descriptor (nanny hand-over).
+    #[arg(long = "cache-dump-fd")]
+    pub cache_dump_fd: Option<RawFd>,
+    /// Read a previous process's cache entries from this descriptor while serving.
+    #[arg(long = "cache-load-fd")]
+    pub cache_load_fd: Option<RawFd>,
+    /// Take part in the warm cache hand-over (`false`: every config change starts cold).
+    #[arg(long = "cache-handover", default_value_t = true, action = ArgAction::Set)]
+    pub cache_handover: bool,
     /// Serve Prometheus `/metrics` on this port (first listen address, else 0.0.0.0).
     #[arg(long = "metrics-port")]
     pub metrics_port: Option<u16>,
@@ -195,10 +208,17 @@ impl Cli {
 
     /// Checks combinations clap cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let fds: Vec<RawFd> = [self.inherit_udp_fd, self.inherit_tcp_fd, self.ready_fd]
-            .into_iter()
-            .flatten()
-            .collect();
+        let fds: Vec<RawFd> = [
+            self.inherit_udp_fd,
+            self.inherit_tcp_fd,
+            self.ready_fd,
+            self.inherit_metrics_fd,
+            self.cache_dump_fd,
+            self.cache_load_fd,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if fds.iter().any(|&fd| fd < 3) {
             bail!("inherited descriptors must be 3 or higher");
         }
@@ -226,15 +246,8 @@ impl Cli {
             (false, Some(text)) => route::parse_resolv_conf(text),
             _ => Vec::new(),
         };
-        let own: Vec<SocketAddr> = if self.inherits() {
-            Vec::new()
-        } else {
-            self.listen_addresses()
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, self.port))
-                .collect()
-        };
-        let routes = Routes::new(&servers, &resolv).without_self(&own);
+        // Loop detection needs the addresses actually bound (or inherited): `run` does it.
+        let routes = Routes::new(&servers, &resolv);
         Ok(Config {
             routes,
             cache: Policy {

@@ -35,6 +35,10 @@ pub struct Bound {
     pub metrics: Option<std::net::TcpListener>,
     /// Where to write `ready\n` once serving.
     pub ready: Option<std::fs::File>,
+    /// Where to write the cache on SIGTERM, for the next process (`--cache-dump-fd`).
+    pub cache_dump: Option<std::fs::File>,
+    /// Where to read the previous process's cache from (`--cache-load-fd`).
+    pub cache_load: Option<std::fs::File>,
 }
 
 fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {

@@ -9,11 +9,17 @@ use super::{Policy, STALE_TTL};
 use crate::key::{Flags, Key};
 use crate::wire::{self, Query, Rcode, ReplyInfo, flag};
 
-/// Milliseconds since the first cache operation of the process (the entries' clock).
+/// The entries' clock: milliseconds since the first cache operation of the process, plus a
+/// bias so that entries handed over from a previous process, born before that, keep their age.
 fn millis(at: Instant) -> u64 {
+    const BIAS: u64 = 1 << 40;
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    match at.checked_duration_since(epoch) {
+        Some(after) => BIAS.saturating_add(ms(after)),
+        None => BIAS.saturating_sub(ms(epoch.saturating_duration_since(at))),
+    }
 }
 
 // Layout of an entry's single allocation (a cache of 100,000 entries must fit in 64 MiB, so
