@@ -77,7 +77,8 @@ pub struct Cli {
     /// (dnsmasq) log destination: we log to stderr.
     #[arg(long = "log-facility", hide = true)]
     pub log_facility: Option<String>,
-    /// (dnsmasq) loop detection: we drop upstreams that are ourselves and guard CNAME loops.
+    /// (dnsmasq) loop detection: always on here (upstreams that are our own listening address
+    /// are refused with a log line, CNAME loops across routes answer SERVFAIL).
     #[arg(long = "dns-loop-detect", hide = true)]
     pub dns_loop_detect: bool,
     /// (dnsmasq) log queries: use --v=4 for per-query debug logs.
@@ -170,7 +171,6 @@ impl Cli {
             (self.keep_in_foreground, "--keep-in-foreground"),
             (self.no_daemon, "--no-daemon"),
             (self.log_facility.is_some(), "--log-facility"),
-            (self.dns_loop_detect, "--dns-loop-detect"),
             (self.log_queries.is_some(), "--log-queries"),
             (self.log_async.is_some(), "--log-async"),
             (self.bind_interfaces, "--bind-interfaces"),
