@@ -18,7 +18,7 @@ use crate::Config;
 use crate::cache::Policy;
 use crate::pipeline::Settings;
 use crate::route::{self, Routes};
-use crate::server::TcpLimits;
+use ops::tcp::TcpLimits;
 
 /// dnscache: a caching DNS forwarder that accepts dnsmasq's arguments.
 #[derive(Debug, Clone, Parser)]
@@ -156,9 +156,16 @@ pub struct Cli {
     /// Most open TCP connections.
     #[arg(long = "tcp-max-connections", default_value_t = 1024)]
     pub tcp_max_connections: usize,
+    /// Close a TCP connection whose client does not take a reply within this time (milliseconds).
+    #[arg(long = "tcp-write-timeout-ms", default_value_t = 2000)]
+    pub tcp_write_timeout_ms: u64,
     /// Bound on finishing in-flight queries after SIGTERM (milliseconds).
     #[arg(long = "drain-timeout-ms", default_value_t = 5000)]
     pub drain_timeout_ms: u64,
+    /// After SIGTERM, keep answering this long before stopping (Go duration; 0: at once).
+    /// The nanny runs dnscache with 0 and keeps the lame duck itself.
+    #[arg(long = "lameduck", default_value = "5s", value_parser = ops::go_flags::duration)]
+    pub lameduck: Duration,
     /// Log verbosity, klog style (4 and up: per-query debug logs).
     #[arg(long = "v", default_value_t = 0)]
     pub v: u8,
@@ -227,6 +234,9 @@ impl Cli {
                 bail!("descriptor {fd} given for two flags");
             }
         }
+        if self.inherit_udp_fd.is_some() != self.inherit_tcp_fd.is_some() {
+            bail!("--inherit-udp-fd and --inherit-tcp-fd go together");
+        }
         if self.min_cache_ttl > self.max_cache_ttl {
             bail!("--min-cache-ttl is larger than --max-cache-ttl");
         }
@@ -271,9 +281,12 @@ impl Cli {
             },
             tcp: TcpLimits {
                 idle: Duration::from_millis(self.tcp_idle_timeout_ms),
+                write: Duration::from_millis(self.tcp_write_timeout_ms),
                 max_connections: self.tcp_max_connections,
+                ..TcpLimits::default()
             },
             drain: Duration::from_millis(self.drain_timeout_ms),
+            lame_duck: self.lameduck,
         })
     }
 }

@@ -4,8 +4,9 @@
 //! CHAOS `*.bind.` questions get the dnsmasq counters ([`chaos`]); the [`cache`] answers hits;
 //! misses are routed by longest domain suffix ([`route`]), forwarded with failover
 //! ([`upstream`]), completed across routes when a CNAME leaves its route ([`cname`]) and cached.
-//! [`pipeline`] strings these together; [`udp`] runs the per-thread UDP loops, [`server`]
-//! binds sockets and serves TCP, [`handover`] adopts the descriptors inherited from the nanny.
+//! [`pipeline`] strings these together; [`server`] binds sockets and hands them to the
+//! serving loops of `ops` (UDP workers, TCP connections), [`handover`] adopts the descriptors
+//! inherited from the nanny.
 //! `main.rs` only parses flags, binds and calls [`run`].
 #![cfg_attr(
     not(test),
@@ -24,7 +25,6 @@ pub mod pipeline;
 pub mod route;
 pub mod scrub;
 pub mod server;
-pub mod udp;
 pub mod upstream;
 pub mod warm;
 pub mod wire;
@@ -34,13 +34,13 @@ use std::time::Duration;
 
 use prometheus::Registry;
 use thiserror::Error;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cache::Policy;
+pub use ops::tcp::TcpLimits;
 pub use pipeline::{Pipeline, Settings};
 pub use route::Routes;
-pub use server::{Bound, TcpLimits};
+pub use server::Bound;
 
 /// Everything [`run`] needs besides sockets.
 #[derive(Debug, Clone)]
@@ -55,6 +55,9 @@ pub struct Config {
     pub tcp: TcpLimits,
     /// Bound on the shutdown drain of in-flight queries.
     pub drain: Duration,
+    /// How long to keep answering after SIGTERM before stopping (0: stop at once; the
+    /// nanny runs its children with 0 and keeps the lame duck itself).
+    pub lame_duck: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             settings: Settings::default(),
             tcp: TcpLimits::default(),
             drain: Duration::from_secs(5),
+            lame_duck: Duration::ZERO,
         }
     }
 }
@@ -92,17 +96,18 @@ fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::SocketSetup { what, source }
 }
 
-/// Serves `sockets` until `token` is cancelled, then stops reading, finishes in-flight
+/// Serves `sockets` until `shutdown` stops it, then stops reading, finishes in-flight
 /// queries (bounded by `cfg.drain`) and returns.
 pub async fn run(
     cfg: Config,
     sockets: Bound,
     registry: Registry,
-    token: CancellationToken,
+    shutdown: impl Into<ops::shutdown::Shutdown>,
 ) -> Result<(), Error> {
+    let token = shutdown.into().stop;
     let metrics = Arc::new(metrics::Metrics::register(&registry)?);
-    let own: Vec<std::net::SocketAddr> = (sockets.udp.iter().flatten())
-        .filter_map(|s| s.local_addr().ok())
+    let own: Vec<std::net::SocketAddr> = (sockets.dns.iter())
+        .filter_map(|d| d.local_addr().ok())
         .collect();
     let cfg = Config {
         routes: cfg.routes.without_self(&own),
@@ -111,6 +116,7 @@ pub async fn run(
     metrics
         .cache_size
         .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
+    let tcp_metrics = ops::tcp::TcpMetrics::register(&registry, "dnscache")?;
     let cache = cache::Cache::new(cfg.cache, metrics.clone());
     let pipeline = Arc::new(Pipeline::new(
         cache,
@@ -118,40 +124,32 @@ pub async fn run(
         cfg.settings,
         metrics.clone(),
     ));
-    let tracker = TaskTracker::new();
+    // Misses (UDP, from the workers) and TCP connections run as tasks tracked here, so the
+    // drain can wait for them.
+    let in_flight = TaskTracker::new();
+    let udp_front = Arc::new(server::UdpFront {
+        pipeline: pipeline.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        in_flight: in_flight.clone(),
+    });
     let mut workers = Vec::new();
-    for group in sockets.udp {
-        if let Some(first) = group.first() {
-            let addr = first.local_addr().map_err(setup("udp"))?;
-            tracing::info!("listening on udp {addr}");
-        }
-        for sock in group {
-            let (p, stop, drain) = (pipeline.clone(), token.clone(), cfg.drain);
-            let handle = std::thread::Builder::new()
-                .name("dnscache-udp".into())
-                .spawn(move || udp::worker(sock, p, stop, drain))
-                .map_err(setup("udp worker thread"))?;
-            workers.push(handle);
-        }
-    }
-    for listener in sockets.tcp {
-        listener.set_nonblocking(true).map_err(setup("tcp"))?;
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(setup("tcp"))?;
-        let addr = listener.local_addr().map_err(setup("tcp"))?;
-        tracing::info!("listening on tcp {addr}");
-        tracker.spawn(server::tcp_serve(
+    for dns in sockets.dns {
+        let listener = tokio::net::TcpListener::from_std(dns.tcp).map_err(setup("tcp"))?;
+        workers.push(
+            ops::udp::spawn_workers("dnscache", dns.udp, udp_front.clone(), token.clone())
+                .map_err(setup("udp worker thread"))?,
+        );
+        in_flight.spawn(ops::tcp::serve(
             listener,
-            pipeline.clone(),
+            server::TcpFront(pipeline.clone()),
             cfg.tcp,
-            tracker.clone(),
+            Some(tcp_metrics.clone()),
             token.clone(),
         ));
     }
     if let Some(listener) = sockets.metrics {
         listener.set_nonblocking(true).map_err(setup("http"))?;
         let listener = tokio::net::TcpListener::from_std(listener).map_err(setup("http"))?;
-        let addr = listener.local_addr().map_err(setup("http"))?;
-        tracing::info!("listening on http {addr}");
         let p = pipeline.clone();
         let route = move |_: &_, path: &str| {
             if path != "/metrics" {
@@ -179,21 +177,18 @@ pub async fn run(
         in_flight = pipeline.in_flight(),
         "stopped reading, draining in-flight queries"
     );
-    tracker.close();
-    // UDP workers finish their own in-flight misses (each bounded by `cfg.drain`); TCP
-    // connections and their queries drain here, at the same time.
-    let udp = tokio::task::spawn_blocking(move || {
-        for w in workers {
-            let _ = w.join();
-        }
-    });
-    let tcp = ops::shutdown::drain("in-flight TCP queries", cfg.drain, tracker.wait());
+    // Workers stop reading within their poll interval; then no new miss can start.
+    for w in workers {
+        w.join().await;
+    }
+    in_flight.close();
     let dumped = async {
         if let Some(done) = dumped {
             let _ = tokio::time::timeout(cfg.drain, done).await;
         }
     };
-    let _ = tokio::join!(udp, tcp, dumped);
+    let drained = ops::shutdown::drain("in-flight queries", cfg.drain, in_flight.wait());
+    tokio::join!(drained, dumped);
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! dnscache binary: parse dnsmasq-style flags, bind (or inherit) sockets, run, exit.
-//! Exit codes: 0 after a SIGTERM drain, 2 for usage errors, 1 when serving cannot start.
+//! dnscache binary: parse dnsmasq-style flags (usage errors exit 2), then
+//! `ops::start::serve`: bind (or inherit) sockets, run, exit 0 after the SIGTERM drain, 1
+//! when serving cannot start.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -12,28 +13,26 @@ use anyhow::Context;
 use clap::Parser;
 use dnscache::cli::Cli;
 use dnscache::{Bound, handover, server};
+use ops::start::Runtime;
 
 fn bind(cli: &Cli) -> anyhow::Result<Bound> {
     let workers = cli.workers();
-    let mut bound = if cli.inherits() {
-        let mut b = Bound::default();
-        if let Some(fd) = cli.inherit_udp_fd {
-            b.udp
-                .push(server::udp_group(handover::inherit_udp(fd)?, workers)?);
-        }
-        if let Some(fd) = cli.inherit_tcp_fd {
-            b.tcp.push(handover::inherit_tcp(fd)?);
-        }
-        b
-    } else {
-        server::bind(&cli.listen_addresses(), cli.port, workers)
-            .with_context(|| format!("binding port {}", cli.port))?
+    let mut bound = match (cli.inherit_udp_fd, cli.inherit_tcp_fd) {
+        (Some(udp), Some(tcp)) => Bound {
+            dns: vec![server::inherited(
+                handover::inherit_udp(udp)?,
+                handover::inherit_tcp(tcp)?,
+                workers,
+            )?],
+            ..Bound::default()
+        },
+        _ => server::bind(&cli.listen_addresses(), cli.port, workers)?,
     };
     if let Some(fd) = cli.inherit_metrics_fd {
         bound.metrics = Some(handover::inherit_tcp(fd)?);
     } else if let Some(port) = cli.metrics_port {
         let ip = cli.listen_addresses()[0];
-        let l = std::net::TcpListener::bind(SocketAddr::new(ip, port))
+        let l = ops::net::bind_http(SocketAddr::new(ip, port))
             .with_context(|| format!("binding metrics port {port}"))?;
         bound.metrics = Some(l);
     }
@@ -48,22 +47,9 @@ fn bind(cli: &Cli) -> anyhow::Result<Bound> {
     Ok(bound)
 }
 
-/// Each upstream exchange holds a socket: allow `--dns-forward-max` of them (soft limit up
-/// to the hard limit).
-fn raise_fd_limit() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
-        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
-    {
-        tracing::warn!(error = %e, "cannot raise the descriptor limit");
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     ops::logging::init(cli.v);
-    raise_fd_limit();
     for flag in cli.ignored() {
         tracing::warn!("ignoring dnsmasq option {flag}: it changes nothing here");
     }
@@ -76,33 +62,15 @@ fn main() -> ExitCode {
     };
     let cfg = match cli.config(resolv.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return ops::start::usage_error("dnscache", format!("{e:#}")),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.workers().clamp(1, 2))
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        let token = ops::shutdown_token();
-        let bound = bind(&cli)?;
-        dnscache::run(cfg, bound, prometheus::Registry::new(), token).await?;
-        anyhow::Ok(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    // Cache hits are answered on the UDP worker threads; the runtime runs misses, TCP and
+    // metrics, for which two threads are plenty.
+    ops::start::serve(
+        "dnscache",
+        Runtime::MultiThread(Some(cli.workers().clamp(1, 2))),
+        cfg.lame_duck,
+        || async { bind(&cli).map_err(|e| format!("{e:#}")) },
+        |bound, shutdown| dnscache::run(cfg.clone(), bound, prometheus::Registry::new(), shutdown),
+    )
 }

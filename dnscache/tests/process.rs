@@ -145,9 +145,12 @@ async fn serves_inherited_sockets_and_signals_ready() {
 #[test]
 fn inherited_descriptor_of_the_wrong_kind_is_an_error() {
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     inheritable(&tcp);
+    inheritable(&tcp2);
     let args = vec![
         format!("--inherit-udp-fd={}", tcp.as_raw_fd()),
+        format!("--inherit-tcp-fd={}", tcp2.as_raw_fd()),
         "--no-resolv".into(),
     ];
     let mut p = Proc::spawn(dnscache(&args)).unwrap();

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         "kubedns",
         Runtime::MultiThread(None),
         cfg.lame_duck,
-        || kubedns::bind(&cfg),
+        || async { kubedns::bind(&cfg) },
         |bound, shutdown| kubedns::run(cfg.clone(), bound, prometheus::Registry::new(), shutdown),
     )
 }

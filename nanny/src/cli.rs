@@ -25,6 +25,7 @@ pub const GO_FLAGS: &[&str] = &[
     "syncInterval",
     "kubednsServer",
     "logInterval",
+    "lameduck",
 ];
 
 /// `nanny`: runs dnscache on sockets it owns and restarts it, without losing a query, when
@@ -75,6 +76,11 @@ pub struct Cli {
     /// If > 0, send SIGUSR1 to dnscache this often (it logs its statistics).
     #[arg(long = "logInterval", value_parser = ops::go_flags::duration, default_value = "0s")]
     pub log_interval: Duration,
+
+    /// After SIGTERM, keep dnscache answering this long before stopping it (0: at once).
+    /// The kubelet's SIGTERM reaches the nanny; endpoints are removed meanwhile.
+    #[arg(long = "lameduck", value_parser = ops::go_flags::duration, default_value = "5s")]
+    pub lameduck: Duration,
 
     /// Address of the sockets the nanny binds for dnscache [default: `--listen-address` from
     /// the dnscache args, else 0.0.0.0].

@@ -3,7 +3,8 @@
 //! 1. flags parsed and the configuration validated by the binary (a usage error exits 2
 //!    through [`usage_error`], before anything is bound or started);
 //! 2. [`serve`]: the descriptor limit raised, the runtime built, the shutdown installed
-//!    (signals, lame duck), the sockets bound (a failure exits 1), then
+//!    (signals, lame duck), the sockets bound (a failure exits 1; binding may resolve a
+//!    host name, hence async), then
 //!    `run(bound, shutdown)`; its error exits 1, its success (after a drain) exits 0.
 
 use std::fmt::Display;
@@ -49,17 +50,18 @@ pub fn raise_nofile_limit() -> Option<u64> {
 /// Runs a server binary after its flags were parsed and validated (see the module docs).
 /// `bind` runs inside the runtime (so listeners can be registered with it) but before
 /// anything serves; `run` gets what it bound and the shutdown.
-pub fn serve<B, BE, RE, Fut>(
+pub fn serve<B, BE, RE, BindFut, RunFut>(
     binary: &str,
     runtime: Runtime,
     lame_duck: Duration,
-    bind: impl FnOnce() -> Result<B, BE>,
-    run: impl FnOnce(B, Shutdown) -> Fut,
+    bind: impl FnOnce() -> BindFut,
+    run: impl FnOnce(B, Shutdown) -> RunFut,
 ) -> ExitCode
 where
     BE: Display,
     RE: Display,
-    Fut: Future<Output = Result<(), RE>>,
+    BindFut: Future<Output = Result<B, BE>>,
+    RunFut: Future<Output = Result<(), RE>>,
 {
     raise_nofile_limit();
     let built = match runtime {
@@ -83,7 +85,7 @@ where
     };
     rt.block_on(async move {
         let shutdown = on_signals(lame_duck);
-        let bound = match bind() {
+        let bound = match bind().await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!("{binary}: {e}");

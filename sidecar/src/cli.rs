@@ -25,6 +25,7 @@ pub const LONG_FLAGS: &[&str] = &[
     "vmodule",
     "log-flush-frequency",
     "probe",
+    "lameduck",
     "dnsmasq-addr",
     "dnsmasq-port",
     "dnsmasq-poll-interval-ms",
@@ -68,6 +69,10 @@ pub struct Cli {
     /// HTTP path used to export metrics.
     #[arg(long, default_value = "/metrics")]
     pub prometheus_path: String,
+    /// After SIGTERM, report `/healthcheck/*` unhealthy (503) at once and keep serving this
+    /// long before exiting (Go duration; 0: exit at once).
+    #[arg(long, default_value = "5s", value_parser = ops::go_flags::duration)]
+    pub lameduck: Duration,
     /// Prometheus metric namespace.
     #[arg(long, default_value = "kubedns")]
     pub prometheus_namespace: String,
@@ -136,6 +141,7 @@ impl Cli {
             poll_interval: Duration::from_millis(self.dnsmasq_poll_interval_ms),
             metrics_path: self.prometheus_path.clone(),
             namespace: self.prometheus_namespace.clone(),
+            lame_duck: self.lameduck,
         })
     }
 }

@@ -5,23 +5,22 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ::http::{Method, StatusCode};
 use ops::http::Reply;
 use prometheus::Registry;
-use tokio::net::TcpListener;
+use std::net::TcpListener;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::probe::Health;
 
-/// Binds the HTTP listener and logs `listening on http <addr>`.
+/// Binds the HTTP listener (a wildcard serves IPv4 and IPv6) and logs
+/// `listening on http <addr>`.
 pub async fn bind(addr: &str, port: u16) -> io::Result<TcpListener> {
     let target = crate::probe::exchange::resolve_parts(addr, port).await?;
-    let listener = TcpListener::bind(target).await?;
-    let local: SocketAddr = listener.local_addr()?;
-    tracing::info!("listening on http {local}");
-    Ok(listener)
+    ops::net::bind_http(target).map_err(|e| io::Error::new(e.source.kind(), e.to_string()))
 }
 
 /// The routing function handed to `ops::http::serve`.
@@ -29,6 +28,7 @@ pub fn router(
     metrics_path: String,
     registry: Registry,
     probes: HashMap<String, Health>,
+    lame_duck: CancellationToken,
 ) -> impl Fn(&Method, &str) -> Reply + Send + Sync + 'static {
     move |_method, path| {
         if path == metrics_path {
@@ -44,6 +44,15 @@ pub fn router(
             return Reply::not_found();
         };
         match probes.get(label) {
+            // Terminating: unhealthy at once, so that nothing keeps relying on this pod.
+            Some(_) if lame_duck.is_cancelled() => {
+                let report = crate::probe::Report {
+                    is_ok: false,
+                    latency_seconds: 0.0,
+                    err: "shutting down".into(),
+                };
+                Reply::json(StatusCode::SERVICE_UNAVAILABLE, report.to_json())
+            }
             Some(health) => {
                 let report = health.report();
                 let status = if report.is_ok {
@@ -108,10 +117,12 @@ mod tests {
     #[test]
     fn routes() {
         let h = Health::new();
+        let lame_duck = CancellationToken::new();
         let route = router(
             "/metrics".into(),
             Registry::new(),
             HashMap::from([("ok".to_string(), h.clone())]),
+            lame_duck.clone(),
         );
         assert_eq!(
             route(&Method::GET, "/healthcheck/ok").status,
@@ -138,5 +149,16 @@ mod tests {
         assert!(route(&Method::GET, "/healthz").body.starts_with("ok ("));
         assert_eq!(route(&Method::GET, "/metrics").status, StatusCode::OK);
         assert_eq!(route(&Method::GET, "/").status, StatusCode::NOT_FOUND);
+        // Terminating: unhealthy at once, metrics still served.
+        lame_duck.cancel();
+        let r = route(&Method::GET, "/healthcheck/ok");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"IsOk":false,"LatencySeconds":0,"Err":"shutting down"}"#
+            )
+        );
+        assert_eq!(route(&Method::GET, "/metrics").status, StatusCode::OK);
     }
 }

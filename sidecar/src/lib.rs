@@ -20,10 +20,10 @@ pub mod scrape;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ops::shutdown::Shutdown;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 pub use cli::Cli;
 pub use probe::ProbeSpec;
@@ -46,16 +46,18 @@ pub struct Config {
     pub metrics_path: String,
     /// `--prometheus-namespace`.
     pub namespace: String,
+    /// `--lameduck`.
+    pub lame_duck: Duration,
 }
 
 /// Sockets bound before [`run`] (tests bind 127.0.0.1:0).
 pub struct Bound {
     /// The metrics and health HTTP listener.
-    pub http: TcpListener,
+    pub http: std::net::TcpListener,
 }
 
 impl Bound {
-    /// Binds `addr:port` and logs `listening on http <addr>`.
+    /// Binds `addr:port` (a wildcard serves IPv4 and IPv6) and logs `listening on http <addr>`.
     pub async fn bind(addr: &str, port: u16) -> Result<Bound, Error> {
         let http = http::bind(addr, port).await.map_err(|source| Error::Bind {
             addr: format!("{addr}:{port}"),
@@ -81,14 +83,19 @@ pub enum Error {
     RegisterMetrics(#[from] metrics::MetricsError),
 }
 
-/// Runs probes, the dnsmasq scrape and the HTTP server until `token` is cancelled, then
-/// stops them (bounded by [`GRACE`]) and returns.
+/// Runs probes, the dnsmasq scrape and the HTTP server until `shutdown` stops them (from
+/// the start of its lame duck `/healthcheck/*` report 503), then stops them (bounded by
+/// [`GRACE`]) and returns.
 pub async fn run(
     cfg: Config,
     bound: Bound,
     registry: Registry,
-    token: CancellationToken,
+    shutdown: impl Into<Shutdown>,
 ) -> Result<(), Error> {
+    let Shutdown {
+        lame_duck,
+        stop: token,
+    } = shutdown.into();
     let dnsmasq = metrics::DnsmasqMetrics::register(&registry, &cfg.namespace)?;
     let mut probes = Vec::with_capacity(cfg.probes.len());
     for spec in cfg.probes {
@@ -111,8 +118,12 @@ pub async fn run(
         metrics: dnsmasq,
     };
     tasks.spawn(scrape.run(token.child_token()));
-    let route = http::router(cfg.metrics_path, registry, health);
-    tasks.spawn(ops::http::serve(bound.http, route, token.child_token()));
+    let route = http::router(cfg.metrics_path, registry, health, lame_duck);
+    let listener = TcpListener::from_std(bound.http).map_err(|source| Error::Bind {
+        addr: "http".into(),
+        source,
+    })?;
+    tasks.spawn(ops::http::serve(listener, route, token.child_token()));
 
     token.cancelled().await;
     ops::shutdown::drain("sidecar tasks", GRACE, async {

@@ -1,5 +1,5 @@
-//! `sidecar` binary: parse flags, init logging, bind, run, map to an exit code.
-//! Usage errors (a bad `--probe`) exit 2 with kube-dns's message; SIGTERM exits 0.
+//! `sidecar` binary: parse and validate flags (a bad `--probe` exits 2 with kube-dns's
+//! message), then `ops::start::serve`: bind, run, 0 after SIGTERM and the lame duck.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+use ops::start::Runtime;
 use sidecar::{Bound, Cli};
 
 fn main() -> ExitCode {
@@ -19,34 +20,15 @@ fn main() -> ExitCode {
     };
     let cfg = match cli.config() {
         Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return ops::start::usage_error("sidecar", format!("error: {e:#}")),
     };
     ops::logging::init(cli.klog.v);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting sidecar");
-
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the tokio runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let token = ops::shutdown_token();
-        let bound = Bound::bind(&cli.prometheus_addr, cli.prometheus_port).await?;
-        sidecar::run(cfg, bound, prometheus::Registry::new(), token).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "sidecar failed");
-            ExitCode::FAILURE
-        }
-    }
+    ops::start::serve(
+        "sidecar",
+        Runtime::CurrentThread,
+        cfg.lame_duck,
+        || Bound::bind(&cli.prometheus_addr, cli.prometheus_port),
+        |bound, shutdown| sidecar::run(cfg.clone(), bound, prometheus::Registry::new(), shutdown),
+    )
 }

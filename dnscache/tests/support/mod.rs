@@ -39,8 +39,8 @@ pub async fn start(args: &[String]) -> Server {
     let cli = Cli::try_parse_from(&argv).expect("flags parse");
     let cfg = cli.config(None).expect("config");
     let bound = dnscache::server::bind(&["127.0.0.1".parse().unwrap()], 0, 1).expect("bind");
-    let addr = bound.udp[0][0].local_addr().unwrap();
-    let tcp = bound.tcp[0].local_addr().unwrap();
+    let addr = bound.dns[0].udp[0].local_addr().unwrap();
+    let tcp = bound.dns[0].tcp.local_addr().unwrap();
     let token = CancellationToken::new();
     tokio::spawn(dnscache::run(
         cfg,

@@ -18,7 +18,6 @@ use tracing::Level;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::unix::pipe;
 
@@ -34,50 +33,23 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    /// Binds UDP and TCP on `addr` (SO_REUSEADDR). Port 0 picks one free port for both.
+    /// Binds UDP and TCP on `addr` with the serving layer's rules (a wildcard serves IPv4
+    /// and IPv6; port 0 picks one free port for both), inheritable by children.
     pub fn bind(addr: SocketAddr) -> std::io::Result<Sockets> {
-        let mut last = None;
-        for _ in 0..20 {
-            let udp = bind_socket(addr, Type::DGRAM, Protocol::UDP)?;
-            let port = udp
-                .local_addr()?
-                .as_socket()
-                .map_or(addr.port(), |a| a.port());
-            match bind_socket(
-                SocketAddr::new(addr.ip(), port),
-                Type::STREAM,
-                Protocol::TCP,
-            ) {
-                Ok(tcp) => {
-                    tcp.listen(1024)?;
-                    for s in [&udp, &tcp] {
-                        fcntl(s.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
-                        s.set_nonblocking(true)?;
-                    }
-                    let _ = udp.set_recv_buffer_size(1 << 20);
-                    return Ok(Sockets {
-                        udp: udp.into(),
-                        tcp: tcp.into(),
-                    });
-                }
-                Err(e) if addr.port() == 0 => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("no free port for udp and tcp")))
+        let dns = ops::net::DnsSockets::bind(addr, 1)
+            .map_err(|e| std::io::Error::new(e.source.kind(), e.to_string()))?;
+        dns.make_inheritable()?;
+        let ops::net::DnsSockets { mut udp, tcp } = dns;
+        let udp = udp
+            .pop()
+            .ok_or_else(|| std::io::Error::other("no UDP socket bound"))?;
+        Ok(Sockets { udp, tcp })
     }
 
     /// The bound address (the same port for UDP and TCP).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
     }
-}
-
-fn bind_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> std::io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
-    s.set_reuse_address(true)?;
-    s.bind(&SockAddr::from(addr))?;
-    Ok(s)
 }
 
 /// Why a new child did not become ready.
@@ -203,7 +175,10 @@ impl Child {
         } else {
             cmd.args(args);
         }
+        // The nanny keeps the lame duck itself (it gets the kubelet's SIGTERM); a child it
+        // stops must stop at once, or a hand-over would leave old routes answering.
         cmd.arg(format!("--ready-fd={}", write.as_raw_fd()))
+            .arg("--lameduck=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

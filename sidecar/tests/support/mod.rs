@@ -42,6 +42,7 @@ impl Sidecar {
             poll_interval: Duration::from_millis(200),
             metrics_path: path.into(),
             namespace: namespace.into(),
+            lame_duck: Duration::ZERO,
         };
         let bound = Bound::bind("127.0.0.1", 0).await.unwrap();
         let http = bound.http.local_addr().unwrap();
