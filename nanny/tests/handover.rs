@@ -117,6 +117,10 @@ async fn a_stub_domain_pointing_at_ourselves_is_refused_under_the_nanny() {
         )
         .expect("the loop is refused with a log line");
     assert!(line.contains("loop.local"), "{line}");
+    // Only the new child serves from here on.
+    nanny
+        .wait_for_line("old dnscache stopped", BOUND)
+        .expect("the old child stops");
     let r = testkit::dns::query(addr, "x.loop.local.", hickory_proto::rr::RecordType::A)
         .await
         .unwrap();
