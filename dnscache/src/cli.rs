@@ -162,6 +162,10 @@ pub struct Cli {
     /// Bound on finishing in-flight queries after SIGTERM (milliseconds).
     #[arg(long = "drain-timeout-ms", default_value_t = 5000)]
     pub drain_timeout_ms: u64,
+    /// UDP workers pause this long between batches under steady traffic, answering more
+    /// queries per wake-up (Go duration; 0: never pause).
+    #[arg(long = "udp-coalesce", default_value = "0s", value_parser = ops::go_flags::duration)]
+    pub udp_coalesce: Duration,
     /// After SIGTERM, keep answering this long before stopping (Go duration; 0: at once).
     /// The nanny runs dnscache with 0 and keeps the lame duck itself.
     #[arg(long = "lameduck", default_value = "5s", value_parser = ops::go_flags::duration)]
@@ -287,6 +291,7 @@ impl Cli {
             },
             drain: Duration::from_millis(self.drain_timeout_ms),
             lame_duck: self.lameduck,
+            udp_coalesce: self.udp_coalesce,
         })
     }
 }

@@ -58,6 +58,8 @@ pub struct Config {
     /// How long to keep answering after SIGTERM before stopping (0: stop at once; the
     /// nanny runs its children with 0 and keeps the lame duck itself).
     pub lame_duck: Duration,
+    /// UDP wake-up coalescing window (`ops::udp::worker`; zero: off).
+    pub udp_coalesce: Duration,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             tcp: TcpLimits::default(),
             drain: Duration::from_secs(5),
             lame_duck: Duration::ZERO,
+            udp_coalesce: Duration::ZERO,
         }
     }
 }
@@ -136,8 +139,14 @@ pub async fn run(
     for dns in sockets.dns {
         let listener = tokio::net::TcpListener::from_std(dns.tcp).map_err(setup("tcp"))?;
         workers.push(
-            ops::udp::spawn_workers("dnscache", dns.udp, udp_front.clone(), token.clone())
-                .map_err(setup("udp worker thread"))?,
+            ops::udp::spawn_workers(
+                "dnscache",
+                dns.udp,
+                udp_front.clone(),
+                cfg.udp_coalesce,
+                token.clone(),
+            )
+            .map_err(setup("udp worker thread"))?,
         );
         in_flight.spawn(ops::tcp::serve(
             listener,

@@ -76,6 +76,10 @@ pub struct Cli {
     /// Close a TCP connection whose client does not take a reply within this time.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub tcp_write_timeout: Duration,
+    /// UDP workers pause this long between batches under steady traffic, answering more
+    /// queries per wake-up (0: never pause).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub udp_coalesce: Duration,
     /// After SIGTERM, keep answering DNS this long while `/readiness` reports 503 (0: stop at once).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub lameduck: Duration,
@@ -237,6 +241,7 @@ impl Cli {
                 ..ops::tcp::TcpLimits::default()
             },
             lame_duck: self.lameduck,
+            udp_coalesce: self.udp_coalesce,
             healthz_addr: SocketAddr::new(http_ip, self.healthz_port),
             metrics_addr: Some(SocketAddr::new(http_ip, self.metrics_port)),
             initial_sync_timeout: self.initial_sync_timeout,

@@ -53,6 +53,8 @@ pub struct Config {
     pub udp_sockets: usize,
     /// Limits of DNS over TCP.
     pub tcp: ops::tcp::TcpLimits,
+    /// UDP wake-up coalescing window (`ops::udp::worker`; zero: off).
+    pub udp_coalesce: Duration,
     /// `/readiness` and `/healthz`.
     pub healthz_addr: SocketAddr,
     /// `/metrics`, when enabled.
@@ -157,6 +159,7 @@ pub async fn run(
         dns,
         cfg.tcp,
         Some(tcp_metrics),
+        cfg.udp_coalesce,
         token.child_token(),
     )?;
 

@@ -83,6 +83,7 @@ pub fn serve(
     dns: DnsSockets,
     limits: TcpLimits,
     tcp_metrics: Option<TcpMetrics>,
+    coalesce: std::time::Duration,
     stop: CancellationToken,
 ) -> Result<impl Future<Output = ()>, Error> {
     let addr = dns
@@ -94,9 +95,14 @@ pub fn serve(
         source,
     };
     let tcp = tokio::net::TcpListener::from_std(dns.tcp).map_err(setup)?;
-    let workers =
-        ops::udp::spawn_workers("kubedns", dns.udp, Arc::new(handler.clone()), stop.clone())
-            .map_err(setup)?;
+    let workers = ops::udp::spawn_workers(
+        "kubedns",
+        dns.udp,
+        Arc::new(handler.clone()),
+        coalesce,
+        stop.clone(),
+    )
+    .map_err(setup)?;
     let tcp_task = tokio::spawn(ops::tcp::serve(
         tcp,
         handler,

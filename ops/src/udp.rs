@@ -190,10 +190,12 @@ impl Workers {
 }
 
 /// Starts one worker thread per socket, answering through `respond` until `stop` fires.
+/// `coalesce`: see [`worker`].
 pub fn spawn_workers<R: Respond>(
     name: &str,
     sockets: Vec<UdpSocket>,
     respond: Arc<R>,
+    coalesce: Duration,
     stop: CancellationToken,
 ) -> std::io::Result<Workers> {
     let mut workers = Workers::default();
@@ -201,14 +203,26 @@ pub fn spawn_workers<R: Respond>(
         let (respond, stop) = (respond.clone(), stop.clone());
         let w = std::thread::Builder::new()
             .name(format!("{name}-udp-{i}"))
-            .spawn(move || worker(sock, &*respond, &stop))?;
+            .spawn(move || worker(sock, &*respond, coalesce, &stop))?;
         workers.0.push(w);
     }
     Ok(workers)
 }
 
 /// Serves `sock` on the calling thread until `stop` fires.
-pub fn worker<R: Respond>(sock: UdpSocket, respond: &R, stop: &CancellationToken) {
+///
+/// `coalesce` (zero: off) trades a little latency for fewer wake-ups at moderate rates: when
+/// the last datagram came sooner than `coalesce` after the worker started waiting (traffic is
+/// steady) and the batch was not full, the worker pauses for `coalesce` before reading again,
+/// so that the datagrams arriving meanwhile are read, answered and sent with one wake-up and
+/// one `recvmmsg`/`sendmmsg` pair. Sparse traffic (a wait longer than `coalesce`) and
+/// saturation (full batches) never pause.
+pub fn worker<R: Respond>(
+    sock: UdpSocket,
+    respond: &R,
+    coalesce: Duration,
+    stop: &CancellationToken,
+) {
     // Blocking with a receive timeout: the wake-up comes with the datagram, and shutdown is
     // noticed within POLL. (Duplicated inherited descriptors share these settings; every
     // process of ours sets the same.)
@@ -228,8 +242,12 @@ pub fn worker<R: Respond>(sock: UdpSocket, respond: &R, stop: &CancellationToken
     let mut batch = UdpBatch::new();
     let mut failures = 0u32;
     while !stop.is_cancelled() {
-        match batch.recv(fd, MsgFlags::MSG_WAITFORONE) {
-            Ok(_) => failures = 0,
+        let waiting = (!coalesce.is_zero()).then(std::time::Instant::now);
+        let n = match batch.recv(fd, MsgFlags::MSG_WAITFORONE) {
+            Ok(n) => {
+                failures = 0;
+                n
+            }
             Err(Errno::EAGAIN | Errno::EINTR) => continue,
             Err(e) => {
                 // Persistent errors (e.g. ENOMEM) must not spin: back off up to 100 ms.
@@ -238,9 +256,15 @@ pub fn worker<R: Respond>(sock: UdpSocket, respond: &R, stop: &CancellationToken
                 std::thread::sleep(Duration::from_millis(u64::from(failures.min(10)) * 10));
                 continue;
             }
-        }
+        };
         batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later));
         batch.send(fd);
+        if let Some(since) = waiting
+            && n < BATCH
+            && since.elapsed() < coalesce
+        {
+            std::thread::sleep(coalesce);
+        }
     }
 }
 
@@ -270,7 +294,14 @@ mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = server.local_addr().unwrap();
         let stop = CancellationToken::new();
-        let workers = spawn_workers("t", vec![server], Arc::new(Echo), stop.clone()).unwrap();
+        let workers = spawn_workers(
+            "t",
+            vec![server],
+            Arc::new(Echo),
+            Duration::ZERO,
+            stop.clone(),
+        )
+        .unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(2)))
