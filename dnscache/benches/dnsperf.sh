@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# dnscache against its peers (dnsmasq, unbound) with the shared loopback kit (/work/shared/bench):
+# dnscache against its peers (dnsmasq, unbound) with the shared loopback kit (../shared/bench from the repo root):
 # knotd is the upstream (example.test) and the kubedns stand-in (cluster.local), dnsperf the client.
 #
 # Usage: dnscache/benches/dnsperf.sh [DUR]        DUR seconds per run (default 20; 3 for a smoke run)
-# Env:   BENCH        kit directory (default /work/shared/bench)
+# Env:   BENCH        kit directory (default ../shared/bench from the repo root)
 #        WORK         kit work dir (default /tmp/dnsbench; queries, pidfiles, results)
 #        DNSCACHE_BIN binary to test (default: cargo build --release, $CARGO_TARGET_DIR or target/)
 #        DC_PORT      dnscache port on 127.0.0.1 (default 5356)
@@ -23,7 +23,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BENCH=${BENCH:-/work/shared/bench}
+BENCH=${BENCH:-$ROOT/../shared/bench}
 . "$BENCH/env.sh"
 bench_raise_priority "$@"
 export DUR=${1:-${DUR:-20}}

@@ -16,8 +16,9 @@ use clap::{ArgAction, Parser};
 
 use crate::Config;
 use crate::cache::Policy;
+use crate::ecs;
 use crate::pipeline::Settings;
-use crate::route::{self, Routes};
+use crate::route::{self, RouteId, Routes};
 use ops::tcp::TcpLimits;
 
 /// dnscache: a caching DNS forwarder that accepts dnsmasq's arguments.
@@ -63,6 +64,11 @@ pub struct Cli {
     /// without EDNS) and the EDNS size we announce upstream (dnsmasq's option name).
     #[arg(short = 'P', long = "edns-packet-max", default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..))]
     pub edns_packet_max: u16,
+    /// Add the client's address to queries as EDNS Client Subnet (dnsmasq spelling
+    /// `--add-subnet[=<v4 prefix>[,<v6 prefix>]]`; bare: the full address, 32 and 128), for the
+    /// routes of `--add-subnet-domain` only.
+    #[arg(long = "add-subnet", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub add_subnet: Option<String>,
     /// Queries waiting on upstreams at once; beyond it, REFUSED (dnsmasq -0, default 1500).
     #[arg(long = "dns-forward-max", default_value_t = 1500)]
     pub dns_forward_max: usize,
@@ -166,6 +172,14 @@ pub struct Cli {
     /// queries per wake-up (Go duration; 0: never pause).
     #[arg(long = "udp-coalesce", default_value = "0s", value_parser = ops::go_flags::duration)]
     pub udp_coalesce: Duration,
+    /// Routes (`--server=/<domain>/...` domains) whose servers get `--add-subnet`;
+    /// comma-separated or repeated. Other routes and the default upstreams never do.
+    #[arg(
+        long = "add-subnet-domain",
+        value_delimiter = ',',
+        default_value = "cluster.local"
+    )]
+    pub add_subnet_domain: Vec<String>,
     /// After SIGTERM, keep answering this long before stopping (Go duration; 0: at once).
     /// The nanny runs dnscache with 0 and keeps the lame duck itself.
     #[arg(long = "lameduck", default_value = "5s", value_parser = ops::go_flags::duration)]
@@ -262,6 +276,10 @@ impl Cli {
         };
         // Loop detection needs the addresses actually bound (or inherited): `run` does it.
         let routes = Routes::new(&servers, &resolv);
+        let add_subnet = match &self.add_subnet {
+            Some(value) => Some(self.add_subnet(value, &routes)?),
+            None => None,
+        };
         Ok(Config {
             routes,
             cache: Policy {
@@ -292,6 +310,31 @@ impl Cli {
             drain: Duration::from_millis(self.drain_timeout_ms),
             lame_duck: self.lameduck,
             udp_coalesce: self.udp_coalesce,
+            add_subnet,
+        })
+    }
+
+    /// `--add-subnet` and the routes of `--add-subnet-domain` (each must be a `--server`
+    /// route of its own, so that a client address never leaks to another server).
+    fn add_subnet(&self, value: &str, routes: &Routes) -> anyhow::Result<ecs::AddSubnet> {
+        let (v4_prefix, v6_prefix) =
+            ecs::parse_prefixes(value).map_err(|e| anyhow::anyhow!("--add-subnet={value}: {e}"))?;
+        let mut ids = Vec::new();
+        for given in &self.add_subnet_domain {
+            let domain = given.trim_end_matches('.').to_ascii_lowercase();
+            let wire = route::domain_to_wire(&domain)
+                .with_context(|| format!("--add-subnet-domain={domain}: not a domain"))?;
+            match routes.lookup(&wire) {
+                id @ RouteId::Domain(_) if routes.describe(id) == domain => ids.push(id),
+                _ => bail!(
+                    "--add-subnet-domain={domain}: no --server=/{domain}/... route to send it to"
+                ),
+            }
+        }
+        Ok(ecs::AddSubnet {
+            v4_prefix,
+            v6_prefix,
+            routes: ids,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod chaos;
 pub mod cli;
 pub mod cname;
+pub mod ecs;
 pub mod handover;
 pub mod key;
 pub mod metrics;
@@ -55,6 +56,8 @@ pub struct Config {
     pub tcp: TcpLimits,
     /// Bound on the shutdown drain of in-flight queries.
     pub drain: Duration,
+    /// `--add-subnet`: client subnet options for some routes.
+    pub add_subnet: Option<ecs::AddSubnet>,
     /// How long to keep answering after SIGTERM before stopping (0: stop at once; the
     /// nanny runs its children with 0 and keeps the lame duck itself).
     pub lame_duck: Duration,
@@ -70,6 +73,7 @@ impl Default for Config {
             settings: Settings::default(),
             tcp: TcpLimits::default(),
             drain: Duration::from_secs(5),
+            add_subnet: None,
             lame_duck: Duration::ZERO,
             udp_coalesce: Duration::ZERO,
         }
@@ -121,12 +125,11 @@ pub async fn run(
         .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
     let tcp_metrics = ops::tcp::TcpMetrics::register(&registry, "dnscache")?;
     let cache = cache::Cache::new(cfg.cache, metrics.clone());
-    let pipeline = Arc::new(Pipeline::new(
-        cache,
-        cfg.routes,
-        cfg.settings,
-        metrics.clone(),
-    ));
+    let mut pipeline = Pipeline::new(cache, cfg.routes, cfg.settings, metrics.clone());
+    if let Some(add) = cfg.add_subnet {
+        pipeline = pipeline.with_add_subnet(add);
+    }
+    let pipeline = Arc::new(pipeline);
     // Misses (UDP, from the workers) and TCP connections run as tasks tracked here, so the
     // drain can wait for them.
     let in_flight = TaskTracker::new();

@@ -7,6 +7,7 @@
 //! REFUSED fallthrough and serve-stale. Must not touch sockets: servers call it.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::route::{self, RouteId, Routes};
 use crate::upstream::Exchange;
 use crate::wire::{self, Rcode, WireError};
-use crate::{chaos, cname, scrub, upstream};
+use crate::{chaos, cname, ecs, scrub, upstream};
 
 /// Settings of the miss path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,8 @@ pub struct Miss {
     packet: Box<[u8]>,
     stale: Option<Entry>,
     transport: Transport,
+    /// The client, when its route gets a client subnet option (its reply may be its own).
+    client: Option<IpAddr>,
     _slot: Slot,
 }
 
@@ -104,13 +107,19 @@ pub struct Pipeline {
     pub(crate) metrics: Arc<Metrics>,
     settings: Settings,
     in_flight: Arc<AtomicUsize>,
-    pending: Mutex<HashMap<Key, Flight>>,
+    pending: Mutex<HashMap<Pending, Flight>>,
+    add_subnet: Option<ecs::AddSubnet>,
+    client_cache: ecs::ClientCache,
 }
+
+/// What identical misses share: the question, and the client when its route gets a client
+/// subnet option (two clients never share one resolution then).
+type Pending = (Key, Option<IpAddr>);
 
 /// Removes a leader's entry from the pending table however it ends (done or dropped).
 struct Leader<'a> {
-    pending: &'a Mutex<HashMap<Key, Flight>>,
-    key: &'a Key,
+    pending: &'a Mutex<HashMap<Pending, Flight>>,
+    key: &'a Pending,
 }
 
 impl Drop for Leader<'_> {
@@ -132,7 +141,17 @@ impl Pipeline {
             settings,
             in_flight: Arc::new(AtomicUsize::new(0)),
             pending: Mutex::new(HashMap::new()),
+            add_subnet: None,
+            client_cache: ecs::ClientCache::new(0),
         }
+    }
+
+    /// Sends the client's subnet to the routes of `add` (`--add-subnet`), and keeps the
+    /// replies that depend on it per client.
+    pub fn with_add_subnet(mut self, add: ecs::AddSubnet) -> Self {
+        self.client_cache = ecs::ClientCache::new(self.cache.policy().capacity);
+        self.add_subnet = Some(add);
+        self
     }
 
     /// The cache (for metrics and tests).
@@ -147,6 +166,17 @@ impl Pipeline {
 
     /// Handles `packet` as far as possible without waiting; a reply, if any, goes to `out`.
     pub fn fast(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Step {
+        self.fast_from(packet, transport, None, out)
+    }
+
+    /// [`Pipeline::fast`] for a query from `client` (needed by `--add-subnet`).
+    pub fn fast_from(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        client: Option<IpAddr>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let q = match wire::parse_query(packet) {
             Ok(q) => q,
             Err(WireError::Drop) => return Step::Drop,
@@ -166,6 +196,13 @@ impl Pipeline {
         }
         let key = Key::of(&q);
         let now = Instant::now();
+        let client = client.filter(|_| self.add_subnet.is_some());
+        if let Some(e) = client.and_then(|c| self.client_cache.get(&key, c, now)) {
+            self.metrics.hits.inc();
+            let limit = self.limit(&q, transport);
+            e.render(&q, now, Served::Cached, limit, out);
+            return Step::Reply;
+        }
         let stale = match self.cache.lookup(&key, now) {
             Lookup::Hit(e) => {
                 let limit = self.limit(&q, transport);
@@ -181,18 +218,20 @@ impl Pipeline {
             wire::write_error(&q, Rcode::REFUSED, false, out);
             return Step::Reply;
         }
+        let client = self.subnet_client(&key, client);
         Step::Miss(Miss {
             key: Box::new(key),
             packet: packet.into(),
             stale,
             transport,
+            client,
             _slot: slot,
         })
     }
 
     /// Resolves a miss and writes the client's reply into `out`.
     pub async fn miss(self: &Arc<Self>, m: Miss, out: &mut Vec<u8>) {
-        let resolved = self.resolve_coalesced(&m.key).await;
+        let resolved = self.resolve_coalesced(&m.key, m.client).await;
         let Ok(q) = wire::parse_query(&m.packet) else {
             return;
         };
@@ -219,15 +258,24 @@ impl Pipeline {
         }
     }
 
-    /// Joins an identical resolution in flight, or starts one.
-    async fn resolve_coalesced(self: &Arc<Self>, key: &Key) -> Resolved {
+    /// `client` when the route of `key` gets a client subnet option.
+    fn subnet_client(&self, key: &Key, client: Option<IpAddr>) -> Option<IpAddr> {
+        let (add, client) = (self.add_subnet.as_ref()?, client?);
+        let route = self.routes.lookup(key.name());
+        add.for_route(route, client).map(|s| s.addr)
+    }
+
+    /// Joins an identical resolution in flight (for the same client when the reply may
+    /// depend on it), or starts one.
+    async fn resolve_coalesced(self: &Arc<Self>, key: &Key, client: Option<IpAddr>) -> Resolved {
+        let pending_key = (key.clone(), client);
         let joined = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match pending.get(key) {
+            match pending.get(&pending_key) {
                 Some(rx) => Err(rx.clone()),
                 None => {
                     let (tx, rx) = watch::channel(None);
-                    pending.insert(key.clone(), rx);
+                    pending.insert(pending_key.clone(), rx);
                     Ok(tx)
                 }
             }
@@ -236,9 +284,9 @@ impl Pipeline {
             Ok(tx) => {
                 let _leader = Leader {
                     pending: &self.pending,
-                    key,
+                    key: &pending_key,
                 };
-                let r = self.resolve(key, 0, Vec::new()).await;
+                let r = self.resolve(key, 0, Vec::new(), client).await;
                 tx.send_replace(Some(r.clone()));
                 r
             }
@@ -251,12 +299,14 @@ impl Pipeline {
 
     /// Asks the upstreams of `key`'s route, keeps what the route may answer, completes CNAME
     /// chains that leave the route, and caches the result. `visited` holds the names of the
-    /// CNAME chain so far (loop guard).
+    /// CNAME chain so far (loop guard). `client` is set when the route gets a client subnet
+    /// option.
     pub(crate) fn resolve<'a>(
         self: &'a Arc<Self>,
         key: &'a Key,
         depth: usize,
         mut visited: Vec<Vec<u8>>,
+        client: Option<IpAddr>,
     ) -> BoxFuture<'a, Resolved> {
         async move {
             let name = key.name();
@@ -268,20 +318,31 @@ impl Pipeline {
                 timeout: self.settings.upstream_timeout,
                 payload: self.settings.edns_packet_max,
             };
-            let mut reply = upstream::forward(servers, key, how, &self.metrics).await;
+            let subnet = client.and_then(|c| self.add_subnet.as_ref()?.for_route(route, c));
+            let mut reply = upstream::forward(servers, key, subnet, how, &self.metrics).await;
             let refused = reply
                 .as_deref()
                 .is_some_and(|r| Rcode::of(r) == Some(Rcode::REFUSED));
             if refused && route != RouteId::Default && route::is_reverse(name) {
                 // kubedns refuses reverse names of addresses it does not own: ask the world.
                 let defaults = self.routes.default_servers();
-                if let Some(r) = upstream::forward(defaults, key, how, &self.metrics).await {
+                if let Some(r) = upstream::forward(defaults, key, None, how, &self.metrics).await {
                     reply = Some(r);
                 }
             }
-            let Some(bytes) = reply else {
+            let Some(mut bytes) = reply else {
                 tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), route = self.routes.describe(route), "every upstream failed");
                 return Err(Failed);
+            };
+            // The client subnet option goes before the scrubber sees the reply (our client
+            // never asked for it). A reply computed for this client (scope above 0) is kept
+            // for this client only.
+            let own = match subnet {
+                Some(s) => {
+                    let scope = ecs::strip(&mut bytes, key.flags().edns()).unwrap_or(0);
+                    scope > 0 && s.prefix > 0
+                }
+                None => false,
             };
             let s = match scrub::scrub(bytes, key, route, &self.routes) {
                 Ok(s) => s,
@@ -304,13 +365,16 @@ impl Pipeline {
                 Some(sub_key) => {
                     let sub = match self.cache.peek(&sub_key, Instant::now()) {
                         Some(e) => e,
-                        None => self.resolve(&sub_key, depth + 1, visited).await?,
+                        None => self.resolve(&sub_key, depth + 1, visited, None).await?,
                     };
                     cname::merge(&s.bytes, &sub.aged(Instant::now())).ok_or(Failed)?
                 }
             };
             let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key.flags());
-            self.cache.insert(key, entry.clone());
+            match client.filter(|_| own) {
+                Some(c) => self.client_cache.insert(key, c, entry.clone()),
+                None => self.cache.insert(key, entry.clone()),
+            }
             Ok(entry)
         }
         .boxed()

@@ -61,7 +61,10 @@ pub(crate) struct UdpFront {
 
 impl ops::udp::Respond for UdpFront {
     fn respond(&self, packet: &[u8], peer: SocketAddr, out: &mut Vec<u8>, later: &Later) -> bool {
-        match self.pipeline.fast(packet, Transport::Udp, out) {
+        match self
+            .pipeline
+            .fast_from(packet, Transport::Udp, Some(peer.ip()), out)
+        {
             Step::Reply => true,
             Step::Drop => false,
             Step::Miss(miss) => {
@@ -87,8 +90,11 @@ impl ops::udp::Respond for UdpFront {
 pub(crate) struct TcpFront(pub(crate) Arc<Pipeline>);
 
 impl ops::tcp::Respond for TcpFront {
-    async fn respond(&self, query: &[u8], _peer: SocketAddr, out: &mut Vec<u8>) {
-        match self.0.fast(query, Transport::Tcp, out) {
+    async fn respond(&self, query: &[u8], peer: SocketAddr, out: &mut Vec<u8>) {
+        match self
+            .0
+            .fast_from(query, Transport::Tcp, Some(peer.ip()), out)
+        {
             Step::Reply => {}
             Step::Drop => out.clear(),
             Step::Miss(miss) => self.0.miss(miss, out).await,

@@ -14,6 +14,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::ecs::{self, Subnet};
 use crate::key::Key;
 use crate::metrics::Metrics;
 use crate::wire::{self, Rcode};
@@ -106,17 +107,24 @@ pub struct Exchange {
     pub payload: u16,
 }
 
-/// One exchange with `server` for the question in `key`, UDP first, TCP when the UDP reply
-/// is truncated, each bounded by the timeout.
+/// One exchange with `server` for the question in `key`, with the client `subnet` option
+/// when given, UDP first, TCP when the UDP reply is truncated, each bounded by the timeout.
 pub async fn exchange(
     server: SocketAddr,
     key: &Key,
+    subnet: Option<Subnet>,
     how: Exchange,
     metrics: &Metrics,
 ) -> Result<Vec<u8>, UpstreamError> {
     let timeout = how.timeout;
-    let mut query = Vec::with_capacity(key.as_bytes().len() + 24);
-    wire::build_upstream_query(rand::random::<u16>(), key, how.payload, &mut query);
+    let mut query = Vec::with_capacity(key.as_bytes().len() + 48);
+    let build = |query: &mut Vec<u8>| {
+        wire::build_upstream_query(rand::random::<u16>(), key, how.payload, query);
+        if let Some(s) = subnet {
+            ecs::add(query, s);
+        }
+    };
+    build(&mut query);
     let io_err = |source| UpstreamError::UpstreamIo {
         upstream: server,
         source,
@@ -130,24 +138,26 @@ pub async fn exchange(
         return Ok(reply);
     }
     tracing::debug!(upstream = %server, "truncated reply, retrying over TCP");
-    wire::build_upstream_query(rand::random::<u16>(), key, how.payload, &mut query);
+    build(&mut query);
     tokio::time::timeout(timeout, tcp(server, &query, metrics))
         .await
         .map_err(timed_out)?
         .map_err(io_err)
 }
 
-/// Tries `servers` in order. A reply with SERVFAIL or REFUSED moves on to the next server;
-/// the last such reply is returned when nobody did better. `None`: nobody answered.
+/// Tries `servers` in order (each gets `subnet`, when given). A reply with SERVFAIL or
+/// REFUSED moves on to the next server; the last such reply is returned when nobody did
+/// better. `None`: nobody answered.
 pub async fn forward(
     servers: &[SocketAddr],
     key: &Key,
+    subnet: Option<Subnet>,
     how: Exchange,
     metrics: &Metrics,
 ) -> Option<Vec<u8>> {
     let mut last = None;
     for &server in servers {
-        match exchange(server, key, how, metrics).await {
+        match exchange(server, key, subnet, how, metrics).await {
             Ok(reply) => {
                 let rcode = Rcode::of(&reply);
                 if rcode == Some(Rcode::SERVFAIL) || rcode == Some(Rcode::REFUSED) {

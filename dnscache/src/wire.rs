@@ -163,7 +163,7 @@ pub fn name_to_string(name: &[u8]) -> String {
 }
 
 /// Skips a possibly compressed name; returns the offset after it.
-fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
+pub(crate) fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
     loop {
         let len = *p.get(i)?;
         match len {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# kubedns against knot (authoritative peer) with the shared loopback kit (/work/shared/bench).
+# kubedns against knot (authoritative peer) with the shared loopback kit (../shared/bench from the repo root).
 # Both serve the same cluster.local zone: 100 namespaces x 100 services (svc-S.ns-N, A 10.96.x.y,
 # TTL 30, as the kit's gen.sh), kubedns from a generated --manifests file, knot from the zone file.
 #
 # Usage: kubedns/benches/dnsperf.sh [DUR]     DUR seconds per run (default 20; 3 for a smoke run)
-# Env:   BENCH       kit directory (default /work/shared/bench)
+# Env:   BENCH       kit directory (default ../shared/bench from the repo root)
 #        WORK        kit work dir (default /tmp/dnsbench; queries, pidfiles, results)
 #        KUBEDNS_BIN binary to test (default: cargo build --release, $CARGO_TARGET_DIR or target/)
 #        KD_BENCH_ADDR/KD_BENCH_PORT  kubedns address (default 127.0.0.5:5357)
@@ -22,7 +22,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BENCH=${BENCH:-/work/shared/bench}
+BENCH=${BENCH:-$ROOT/../shared/bench}
 . "$BENCH/env.sh"
 bench_raise_priority "$@"
 export DUR=${1:-${DUR:-20}}

@@ -8,7 +8,7 @@
 # Usage: kubedns/benches/kube_churn.sh [DUR] [RATE]   (default 60 100; smoke: 3 100)
 set -euo pipefail
 . "$(dirname "$0")/kube_lib.sh"
-BENCH=${BENCH:-/work/shared/bench}
+BENCH=${BENCH:-$ROOT/../shared/bench}
 . "$BENCH/env.sh"
 bench_raise_priority "$@"
 DUR=${1:-60}

@@ -3,7 +3,7 @@
 //! Parsing is pure: [`Cli::try_parse_from`] then [`Cli::config`] validates everything and
 //! builds the [`Config`] before any socket is bound. Flags kube-dns had that kubedns does not
 //! need (config map, federations, nameservers, profiling) are accepted and ignored with a
-//! warning so that existing manifests keep working. Reference: kube-dns.md §2.1.
+//! warning so that existing manifests keep working.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -104,6 +104,12 @@ pub struct Cli {
     /// Reverse ranges answered authoritatively (NXDOMAIN for unknown IPs); comma-separated, repeatable.
     #[arg(long, value_delimiter = ',')]
     pub reverse_cidrs: Vec<ipnet::IpNet>,
+    /// Walk a Pod's search path on the server (needs `--pods=verified`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub autopath: Option<bool>,
+    /// Sources whose EDNS client subnet names the client (comma-separated CIDRs).
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.0/8,::1/128")]
+    pub autopath_trusted: Vec<ipnet::IpNet>,
     /// The Service whose cluster IP is the NS glue (`namespace/name`).
     #[arg(long, default_value = "kube-system/kube-dns")]
     pub dns_service: String,
@@ -203,6 +209,10 @@ impl Cli {
         if self.tcp_max_connections == 0 {
             bail!("--tcp-max-connections must be at least 1");
         }
+        let autopath = self.autopath == Some(true);
+        if autopath && self.pods != Pods::Verified {
+            bail!("--autopath needs --pods=verified (it must know which Pod asks)");
+        }
         let master_url = match &self.kube_master_url {
             Some(raw) => Some(parse_master_url(raw)?),
             None => None,
@@ -246,6 +256,8 @@ impl Cli {
             metrics_addr: Some(SocketAddr::new(http_ip, self.metrics_port)),
             initial_sync_timeout: self.initial_sync_timeout,
             shutdown_grace: Duration::from_secs(5),
+            autopath_trusted: autopath
+                .then(|| self.autopath_trusted.iter().map(|n| n.trunc()).collect()),
         })
     }
 

@@ -1,4 +1,5 @@
-//! The DNS request handler: one lock-free snapshot load, `answer()`, encode (ISSUE 2 item 3).
+//! The DNS request handler: one lock-free snapshot load, `answer()`, encode. Nothing on this
+//! path takes a lock or looks at Kubernetes objects.
 //!
 //! Owns the protocol rules around the pure answer: NOTIMP for opcodes other than QUERY,
 //! FORMERR unless there is exactly one question (and for undecodable messages), BADVERS for
@@ -25,6 +26,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageRequest, MessageResponse, MessageResponseBuilder};
 use kubedns_records::{Answer, ZoneConfig};
 
+use crate::autopath::Autopath;
 use crate::metrics::{Cause, DnsMetrics, System};
 use crate::zone::ZoneView;
 
@@ -44,6 +46,7 @@ struct Inner {
     in_addr: LowerName,
     ip6: LowerName,
     metrics: DnsMetrics,
+    autopath: Option<Autopath>,
 }
 
 /// What to send, before encoding.
@@ -64,6 +67,16 @@ const EMPTY: &[Record] = &[];
 impl Handler {
     /// A handler reading `zone`, for the cluster domain of `cfg`.
     pub fn new(zone: Arc<ZoneView>, cfg: &ZoneConfig, metrics: DnsMetrics) -> Self {
+        Self::with_autopath(zone, cfg, metrics, None)
+    }
+
+    /// A handler that also walks Pods' search paths (`--autopath`) when `autopath` is set.
+    pub fn with_autopath(
+        zone: Arc<ZoneView>,
+        cfg: &ZoneConfig,
+        metrics: DnsMetrics,
+        autopath: Option<Autopath>,
+    ) -> Self {
         let lower = |s: &str| LowerName::from(Name::from_ascii(s).unwrap_or_else(|_| Name::root()));
         Handler {
             inner: Arc::new(Inner {
@@ -72,6 +85,7 @@ impl Handler {
                 in_addr: lower("in-addr.arpa."),
                 ip6: lower("ip6.arpa."),
                 metrics,
+                autopath,
             }),
         }
     }
@@ -85,7 +99,7 @@ impl Handler {
     }
 
     /// Decides the reply to `request` (no I/O).
-    fn reply(&self, request: &MessageRequest) -> Reply {
+    fn reply(&self, request: &MessageRequest, src: SocketAddr) -> Reply {
         let queries = request.queries.queries();
         let (system, qtype) = match queries.first() {
             Some(q) => (self.system(q.name()), Some(q.query_type())),
@@ -112,7 +126,10 @@ impl Handler {
             match guard.as_ref() {
                 Some(snap) => {
                     let o = q.original();
-                    let ans = snap.answer(o.name(), o.query_type(), o.query_class());
+                    let mut ans = snap.answer(o.name(), o.query_type(), o.query_class());
+                    if let Some(autopath) = &self.inner.autopath {
+                        ans = autopath.apply(snap, request, src.ip(), ans, &mut reply.edns);
+                    }
                     reply.rcode = ans.rcode;
                     reply.authoritative = ans.authoritative;
                     reply.answer = Some(ans);
@@ -175,7 +192,7 @@ impl Handler {
         if request.metadata.message_type == MessageType::Response {
             return false;
         }
-        let reply = self.reply(&request);
+        let reply = self.reply(&request, src);
         let max = match protocol {
             Protocol::Udp => reply.edns.as_ref().map_or(512, Edns::max_payload),
             _ => u16::MAX,
@@ -262,7 +279,7 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let started = Instant::now();
-        let reply = self.reply(request);
+        let reply = self.reply(request, request.src());
         let response = Self::response(request, &reply);
         let info = match response_handle.send_response(response).await {
             Ok(info) => info,

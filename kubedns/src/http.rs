@@ -53,12 +53,19 @@ pub fn spawn(
     registry: Arc<Registry>,
     token: &CancellationToken,
 ) -> std::io::Result<()> {
+    // One counter for both servers (a registry takes a name once).
+    let http_metrics = ops::http::Metrics::register(&registry, "kubedns").unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot register the HTTP server metrics");
+        ops::http::Metrics::unregistered()
+    });
     for listener in std::iter::once(healthz).chain(metrics) {
         let listener = TcpListener::from_std(listener)?;
         let (serving, registry) = (serving.clone(), registry.clone());
-        tasks.spawn(ops::http::serve(
+        tasks.spawn(ops::http::serve_with(
             listener,
             move |m: &Method, p: &str| route(&serving, &registry, m, p),
+            ops::http::Limits::default(),
+            http_metrics.clone(),
             token.child_token(),
         ));
     }

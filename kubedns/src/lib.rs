@@ -10,6 +10,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod autopath;
 pub mod cli;
 pub mod handler;
 pub mod http;
@@ -65,6 +66,9 @@ pub struct Config {
     pub lame_duck: Duration,
     /// How long a shutdown may take before tasks are abandoned.
     pub shutdown_grace: Duration,
+    /// `--autopath`: the sources whose client subnet option is trusted (`--autopath-trusted`);
+    /// `None` when autopath is off.
+    pub autopath_trusted: Option<Vec<ipnet::IpNet>>,
 }
 
 /// Errors that end [`run`] or [`bind`].
@@ -113,6 +117,13 @@ pub async fn run(
     } = shutdown.into();
     let dns_metrics = metrics::DnsMetrics::register(&registry)?;
     let zone_metrics = metrics::ZoneMetrics::register(&registry)?;
+    let autopath = match cfg.autopath_trusted.clone() {
+        Some(trusted) => {
+            let m = metrics::AutopathMetrics::register(&registry)?;
+            Some(autopath::Autopath::new(trusted, m))
+        }
+        None => None,
+    };
     let zone = Arc::new(zone::ZoneView::new());
     let (tx, rx) = source::channel();
     let mut tasks = tokio::task::JoinSet::new();
@@ -153,7 +164,7 @@ pub async fn run(
         lame_duck,
     };
     http::spawn(&mut tasks, healthz, metrics, serving, registry, &token)?;
-    let handler = handler::Handler::new(zone.clone(), &cfg.zone, dns_metrics);
+    let handler = handler::Handler::with_autopath(zone.clone(), &cfg.zone, dns_metrics, autopath);
     let dns = server::serve(
         handler,
         dns,

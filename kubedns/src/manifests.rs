@@ -1,4 +1,4 @@
-//! Object source `--manifests PATH` (ISSUE 2 item 4): a YAML/JSON file or a directory of
+//! Object source `--manifests PATH` (kubedns without a cluster): a YAML/JSON file or a directory of
 //! `*.yaml`, `*.yml`, `*.json` files, multi-document, `kind: List` accepted (as written by
 //! `kubectl get -o yaml`). Publishes complete [`ClusterObjects`] on the source channel.
 //! Parsing is `kubedns_records::from_yaml_documents`; this module owns files and timing.

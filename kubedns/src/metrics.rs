@@ -1,7 +1,7 @@
 //! Metrics of kubedns, registered in an explicit [`Registry`] (no globals).
 //!
-//! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`, kube-dns.md
-//! §4.4) and add ours. Everything the handler touches is resolved to a concrete counter or
+//! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`: dashboards and
+//! alerts use them) and add ours. Everything the handler touches is resolved to a concrete counter or
 //! histogram once (at registration or on first use through a `OnceLock`), so a query costs a
 //! few atomic adds and no label hashing.
 
@@ -265,5 +265,69 @@ impl ManifestMetrics {
                 )?,
             )?,
         })
+    }
+}
+
+/// Why autopath left a query alone although its name had the first search domain's shape and
+/// did not exist (`outcome` label values after the two answers autopath gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutopathOutcome {
+    /// Answered with a CNAME to a later search-path name inside the zone.
+    InZone = 0,
+    /// Answered with a CNAME to the bare name, for the cache to resolve outside.
+    OutsideCname = 1,
+    /// The client is not a known Pod (unknown IP, host network, shared IP).
+    UnknownClient = 2,
+    /// The client is a Pod of another namespace: not its first search domain.
+    OtherNamespace = 3,
+    /// The client subnet hides part of the address, so the Pod cannot be told.
+    ShortPrefix = 4,
+}
+
+const AUTOPATH_OUTCOMES: [&str; 5] = [
+    "in_zone",
+    "outside_cname",
+    "not_applied_unknown_client",
+    "not_applied_other_namespace",
+    "not_applied_short_prefix",
+];
+
+/// Metrics of autopath (`--autopath`).
+#[derive(Debug, Clone)]
+pub struct AutopathMetrics {
+    outcomes: [IntCounter; 5],
+    /// Queries whose client subnet came from a source outside `--autopath-trusted` (the
+    /// packet's source was used instead).
+    pub untrusted_subnet: IntCounter,
+}
+
+impl AutopathMetrics {
+    /// Registers the autopath metrics in `reg`.
+    pub fn register(reg: &Registry) -> prometheus::Result<Self> {
+        let outcomes = register(
+            reg,
+            IntCounterVec::new(
+                Opts::new(
+                    "kubedns_autopath_answers_total",
+                    "Queries for a missing first-search-path name, by what autopath did.",
+                ),
+                &["outcome"],
+            )?,
+        )?;
+        Ok(AutopathMetrics {
+            outcomes: AUTOPATH_OUTCOMES.map(|o| outcomes.with_label_values(&[o])),
+            untrusted_subnet: register(
+                reg,
+                IntCounter::new(
+                    "kubedns_autopath_untrusted_subnet_total",
+                    "Client subnet options ignored because their sender is not trusted.",
+                )?,
+            )?,
+        })
+    }
+
+    /// Counts one outcome.
+    pub fn outcome(&self, outcome: AutopathOutcome) {
+        self.outcomes[outcome as usize].inc();
     }
 }

@@ -1,6 +1,7 @@
 //! The zone task: the newest object set from the source channel becomes an immutable
 //! [`ZoneSnapshot`] published through an `ArcSwapOption` that the query path reads without
-//! locks (ISSUE 2 item 3, ISSUE 3 item 2).
+//! locks: a query never waits for a projection, and a projection never sees a half-applied
+//! change.
 //!
 //! Bursts are coalesced twice: the watch channel keeps only the latest value, and a short
 //! debounce lets a burst settle before projecting. Projection runs on the blocking pool so a

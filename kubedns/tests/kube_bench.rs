@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use testkit::apiserver::FakeApiServer;
+use testkit::cluster::Cluster;
 use testkit::k8s::{SliceBuilder, slice_for, svc};
 use testkit::proc::Proc;
 
@@ -35,8 +36,13 @@ fn env_num(key: &str, default: u64) -> u64 {
 }
 
 fn spawn(api: &FakeApiServer, addr: &str, port: &str) -> (Proc, SocketAddr) {
+    spawn_with(&["--kube-master-url", &api.url()], addr, port)
+}
+
+fn spawn_with(source: &[&str], addr: &str, port: &str) -> (Proc, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubedns"));
-    cmd.args(["--kube-master-url", &api.url(), "--dns-port", port])
+    cmd.args(source)
+        .args(["--dns-port", port])
         .args([
             "--dns-bind-address",
             addr,
@@ -85,11 +91,16 @@ async fn until_ip_in(dns: SocketAddr, name: &str, want: Ipv4Addr, bound: Duratio
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:`).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap_or("VmRSS: 0 kB");
+        .find(|l| l.starts_with(field))
+        .unwrap_or("x: 0 kB");
     line.split_whitespace()
         .nth(1)
         .and_then(|v| v.parse().ok())
@@ -252,5 +263,140 @@ async fn bench_churn_server() {
         "RESULT bench=churn changes={n} secs={:.1} rate={:.1}",
         t0.elapsed().as_secs_f64(),
         n as f64 / t0.elapsed().as_secs_f64()
+    );
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The zone metrics line `name` from kubedns's `/metrics`.
+fn zone_metric(kubedns: &Proc, name: &str) -> String {
+    let https = kubedns
+        .listening_all("http", 2, Duration::from_secs(5))
+        .unwrap_or_default();
+    let body = https
+        .into_iter()
+        .find_map(|http| match testkit::pod::http_get(http, "/metrics") {
+            Ok((200, body)) => Some(body),
+            _ => None,
+        });
+    let line = body
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .map(str::to_string);
+    line.and_then(|l| l.split_whitespace().last().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn bench_cluster() -> Cluster {
+    Cluster {
+        services: env_num("KUBE_BENCH_SERVICES", 10_000) as u32,
+        endpoints: env_num("KUBE_BENCH_ENDPOINTS", 10) as u32,
+        headless_percent: env_num("KUBE_BENCH_HEADLESS_PERCENT", 30) as u32,
+    }
+}
+
+/// Waits until the last Service of `c` answers (its cluster IP, or its first endpoint).
+async fn until_last(dns: SocketAddr, c: &Cluster) {
+    let last = c.services - 1;
+    let (ns, name) = Cluster::name(last);
+    let want = match c.headless(last) {
+        true => c.endpoint_ip(last, 0),
+        false => Cluster::cluster_ip(last),
+    };
+    let qname = format!("{name}.{ns}.svc.cluster.local.");
+    until_ip_in(dns, &qname, want, Duration::from_secs(300)).await;
+}
+
+/// Memory and start-up of kubedns for a generated cluster with kubectl's metadata
+/// (`KUBE_BENCH_SERVICES`, `KUBE_BENCH_ENDPOINTS` per Service, `KUBE_BENCH_HEADLESS_PERCENT`),
+/// from `KUBE_BENCH_SOURCE` = `api` (the fake API server) or `file` (one `kind: List` YAML).
+/// Ready is spawn to the last Service answering; RSS at ready and 10 s later; VmHWM (peak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: kubedns/benches/memory.sh"]
+async fn bench_memory() {
+    let c = bench_cluster();
+    let source = std::env::var("KUBE_BENCH_SOURCE").unwrap_or_else(|_| "api".into());
+    let api = FakeApiServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cluster.yaml");
+    let args: Vec<String> = if source == "file" {
+        std::fs::write(&file, c.kubectl_yaml()).unwrap();
+        vec!["--manifests".into(), file.display().to_string()]
+    } else {
+        c.objects().for_each(|o| {
+            api.create(&o);
+        });
+        vec!["--kube-master-url".into(), api.url()]
+    };
+    let file_mib = std::fs::metadata(&file)
+        .map(|m| m.len() / 1024)
+        .unwrap_or(0);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t0 = Instant::now();
+    let (kubedns, dns) = spawn_with(&args, "127.0.0.1", "0");
+    until_last(dns, &c).await;
+    let ready = t0.elapsed();
+    let rss_ready = rss_kib(kubedns.pid());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    println!(
+        "RESULT bench=memory source={source} services={} headless_pct={} endpoints={} file_mib={:.1} ready_s={:.2} rss_ready_mib={:.1} rss_10s_mib={:.1} hwm_mib={:.1} rebuild_s={}",
+        c.services,
+        c.headless_percent,
+        c.services * c.endpoints,
+        mib(file_mib),
+        ready.as_secs_f64(),
+        mib(rss_ready),
+        mib(rss_kib(kubedns.pid())),
+        mib(status_kib(kubedns.pid(), "VmHWM:")),
+        zone_metric(&kubedns, "kubedns_zone_last_rebuild_seconds"),
+    );
+}
+
+/// `KUBE_BENCH_CYCLES` (100,000) Service create/delete cycles through the fake API with the
+/// cluster of [`bench_memory`] in place; kubedns's RSS 10 s after ready and 10 s after the
+/// last cycle was answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: kubedns/benches/memory.sh churn"]
+async fn bench_service_churn_memory() {
+    let c = bench_cluster();
+    let cycles = env_num("KUBE_BENCH_CYCLES", 100_000);
+    let api = FakeApiServer::start().await;
+    c.objects().for_each(|o| {
+        api.create(&o);
+    });
+    let (kubedns, dns) = spawn(&api, "127.0.0.1", "0");
+    until_last(dns, &c).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let before = rss_kib(kubedns.pid());
+    let t0 = Instant::now();
+    for n in 0..cycles {
+        let s = svc("churn", &format!("c-{n}")).cluster_ip(&ip(n % 10_000).to_string());
+        api.create(&s);
+        api.delete(&s);
+        if n % 1000 == 999 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let done = svc("churn", "done").cluster_ip("10.99.0.1");
+    api.create(&done);
+    until_ip(
+        dns,
+        "done.churn.svc.cluster.local.",
+        Ipv4Addr::new(10, 99, 0, 1),
+        Duration::from_secs(300),
+    )
+    .await;
+    let secs = t0.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after = rss_kib(kubedns.pid());
+    println!(
+        "RESULT bench=service_churn cycles={cycles} secs={secs:.1} rss_before_mib={:.1} rss_after_mib={:.1} growth_pct={:.1} hwm_mib={:.1}",
+        mib(before),
+        mib(after),
+        (after as f64 / before as f64 - 1.0) * 100.0,
+        mib(status_kib(kubedns.pid(), "VmHWM:")),
     );
 }

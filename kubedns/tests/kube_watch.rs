@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubedns::source::{self, SourceRx};
 use kubedns::watch::{self, EndpointsApi, WatchConfig, WatchMetrics};
 use kubedns_records::ClusterObjects;
+use kubedns_records::objects::{EndpointSlice, Meta};
 use testkit::apiserver::{FakeApiServer, Resource};
 use testkit::k8s::{endpoints_for, pod, slice_for, svc};
 use tokio_util::sync::CancellationToken;
@@ -58,10 +58,14 @@ async fn until(
     }
 }
 
-fn names<K: kube::ResourceExt>(objs: &[Arc<K>]) -> Vec<String> {
+fn names<K>(objs: &[Arc<K>], meta: impl Fn(&K) -> &Meta) -> Vec<String> {
     let mut v: Vec<String> = objs
         .iter()
-        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+        .map(|o| {
+            let m = meta(o);
+            let ns = m.namespace.as_deref().unwrap_or_default();
+            format!("{ns}/{}", m.name.as_deref().unwrap_or_default())
+        })
         .collect();
     v.sort();
     v
@@ -89,6 +93,10 @@ fn metric(reg: &prometheus::Registry, name: &str, label: (&str, &str)) -> f64 {
         .sum()
 }
 
+fn ip(text: &str) -> std::net::IpAddr {
+    text.parse().unwrap()
+}
+
 fn slice<'a>(objs: &'a ClusterObjects, service: &str) -> &'a EndpointSlice {
     let name = format!("{service}-abcde");
     let found = objs
@@ -112,9 +120,9 @@ async fn publishes_once_listed_then_follows_changes() {
     let mut run = start(&api, WatchConfig::default()).await;
 
     let objs = until(&mut run, "initial sync", |o| o.services.len() == 2).await;
-    assert_eq!(names(&objs.services), ["ns/db", "ns/web"]);
+    assert_eq!(names(&objs.services, |s| &s.metadata), ["ns/db", "ns/web"]);
     assert_eq!(
-        names(&objs.endpoint_slices),
+        names(&objs.endpoint_slices, |s| &s.metadata),
         ["ns/db-abcde", "ns/web-abcde"]
     );
     // Only the headless Service's endpoints are kept (a ClusterIP Service never reads them).
@@ -136,7 +144,7 @@ async fn publishes_once_listed_then_follows_changes() {
         slice(o, "db")
             .endpoints
             .first()
-            .is_some_and(|e| e.addresses == ["10.1.0.6"])
+            .is_some_and(|e| e.addresses == [ip("10.1.0.6")])
     })
     .await;
 
@@ -217,7 +225,7 @@ async fn relist_after_expired_watch_forgets_objects_deleted_while_away() {
     // While the API is away the last set stays published.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        names(&run.rx.borrow().clone().unwrap().services),
+        names(&run.rx.borrow().clone().unwrap().services, |s| &s.metadata),
         ["ns/gone", "ns/keep"]
     );
 
@@ -226,8 +234,11 @@ async fn relist_after_expired_watch_forgets_objects_deleted_while_away() {
         o.services.len() == 1 && o.endpoint_slices.len() == 1
     })
     .await;
-    assert_eq!(names(&objs.services), ["ns/keep"]);
-    assert_eq!(names(&objs.endpoint_slices), ["ns/keep-abcde"]);
+    assert_eq!(names(&objs.services, |s| &s.metadata), ["ns/keep"]);
+    assert_eq!(
+        names(&objs.endpoint_slices, |s| &s.metadata),
+        ["ns/keep-abcde"]
+    );
     assert!(
         metric(
             &run.registry,
@@ -358,22 +369,15 @@ async fn endpoints_api_and_pods_are_watched_when_asked_and_stripped() {
     };
     let mut run = start(&api, cfg).await;
     let objs = until(&mut run, "sync", |o| !o.pods.is_empty()).await;
-    assert_eq!(names(&objs.endpoints), ["ns/web"]);
+    assert_eq!(names(&objs.endpoints, |s| &s.metadata), ["ns/web"]);
     assert!(objs.endpoint_slices.is_empty());
     assert!(api.requests_for(Resource::EndpointSlices, false).is_empty());
     assert_eq!(
         objs.pods[0].status.as_ref().unwrap().pod_ip.as_deref(),
         Some("10.1.0.5")
     );
-    assert!(
-        objs.pods[0].metadata.labels.is_none(),
-        "labels not stripped"
-    );
-    assert!(
-        objs.services[0].metadata.annotations.is_none(),
-        "annotations not stripped"
-    );
-    assert!(objs.services[0].metadata.managed_fields.is_none());
+    // Only the fields of the compact model are kept (`watch/types.rs` pins which).
+    assert!(!objs.services[0].metadata.tolerate_unready);
     assert_eq!(
         metric(&run.registry, "kubedns_watch_objects", ("kind", "Pod")),
         1.0
@@ -401,7 +405,10 @@ async fn a_service_recreated_headless_gets_its_trimmed_endpoints_back() {
             .is_some_and(|s| s.endpoints.len() == 1)
     })
     .await;
-    assert_eq!(objs.endpoint_slices[0].endpoints[0].addresses, ["10.1.0.5"]);
+    assert_eq!(
+        objs.endpoint_slices[0].endpoints[0].addresses,
+        [ip("10.1.0.5")]
+    );
     assert_eq!(
         api.requests_for(Resource::EndpointSlices, false).len(),
         2,

@@ -1,6 +1,6 @@
 //! DNS over real UDP and TCP sockets against kubedns running in-process on a manifests
 //! directory: protocol rules (EDNS, FORMERR, NOTIMP, malformed packets, sync state), the
-//! acceptance queries of ISSUE 2, negative answers, case, truncation and TCP.
+//! acceptance queries on the example objects, negative answers, case, truncation and TCP.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Reload benchmark (issue 5 figures): a bounded UDP query load through the cache while the
+//! Reload benchmark (queries lost per ConfigMap change): a bounded UDP query load through the cache while the
 //! ConfigMap changes N times, with the socket hand-over and without it (dnsmasq-nanny's kill
 //! and respawn). Reports queries sent / answered / failed / lost, and the time from each
 //! `..data` swap to the new route answering (p50 / p99 / max).

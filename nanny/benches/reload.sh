@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reload benchmark for the nanny (issue 5 figures): >= 2,000 QPS of UDP queries through
+# Reload benchmark for the nanny (queries lost per ConfigMap change): >= 2,000 QPS of UDP queries through
 # dnscache while the ConfigMap changes 20 times, with the socket hand-over and with
 # --handover=false (kill and respawn, as dnsmasq-nanny did). Prints one line per mode:
 # queries sent/ok/failed/lost and the time from the `..data` swap to the new route answering.

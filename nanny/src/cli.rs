@@ -1,4 +1,4 @@
-//! Command line: dnsmasq-nanny's Go `flag` names and defaults (reference §2.2), accepted with
+//! Command line: dnsmasq-nanny's Go `flag` names and defaults, accepted with
 //! one or two dashes as the kube-dns manifest writes them (`-v=2 -logtostderr
 //! -configDir=... -restartDnsmasq=true -- <dnscache args>`), plus our own double-dash flags for
 //! the socket hand-over. Everything after `--` goes to dnscache unchanged. Pure parsing; no

@@ -1,5 +1,5 @@
 //! The kube-dns ConfigMap model (`stubDomains`, `upstreamNameservers`, `federations`) and its
-//! validation, exactly as kube-dns does it (reference §3.1, §3.2): JSON values for the first
+//! validation, exactly as kube-dns does it (`pkg/dns/config`): JSON values for the first
 //! two keys, flag syntax `name=domain,...` for federations, unknown keys ignored, missing keys
 //! empty. All-or-nothing: [`Config::from_data`] returns either a whole valid config or every
 //! reason it was refused (kube-dns stops at the first; we report all, the outcome is the same).

@@ -1,4 +1,4 @@
-//! nanny: dnsmasq-nanny's job for dnscache (reference §2.2, §3). It reads the mounted kube-dns
+//! nanny: dnsmasq-nanny's job for dnscache. It reads the mounted kube-dns
 //! ConfigMap (`source`), validates it like kube-dns (`config`), resolves stub nameserver names
 //! (`resolve`), turns it into dnscache arguments (`render`) and runs dnscache on sockets it
 //! owns, restarting it without losing a query when the routes change (`supervise`).

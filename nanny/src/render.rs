@@ -1,4 +1,4 @@
-//! Config -> dnscache argv, exactly as dnsmasq-nanny's `Configure` (reference §3.5): the args
+//! Config -> dnscache argv, exactly as dnsmasq-nanny's `Configure`: the args
 //! after `--` unchanged, then one `--server=/<domain>/<server>` per stub nameserver (domains
 //! sorted, for a deterministic argv; Go used map order), one `--server=<server>` per upstream,
 //! and `--no-resolv` when there is at least one upstream. Servers are munged `ip:port` ->

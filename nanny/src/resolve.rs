@@ -1,7 +1,8 @@
 //! Stub nameservers given as host names (kubernetes/dns#82): dnsmasq-nanny resolves them
-//! before building the argv (reference §3.5). Names ending in the cluster domain go to kubedns
-//! (`-kubednsServer`) with a UDP DNS query; others go to the system resolver. The first address
-//! wins. On failure a line is logged and the config side tries again every sync interval
+//! before building the argv, because dnsmasq takes only addresses. Names ending in the cluster
+//! domain are asked of kubedns (`-kubednsServer`; A, then AAAA), others of the system's
+//! resolver configuration (`/etc/resolv.conf`, `/etc/hosts`), both with hickory-resolver and
+//! no cache. The first address wins. On failure a line is logged and the config side tries again every sync interval
 //! ([`has_unresolved`]) until it resolves (kubedns may not answer yet when the nanny starts);
 //! meanwhile the name is left out of dnscache's routes ([`without_unresolved`]). dnsmasq-nanny
 //! passed it through unchanged, which dnsmasq refused (kubernetes/dns#82): at pod start, before
@@ -11,9 +12,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RData, RecordType};
-use tokio::net::UdpSocket;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
+};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
 use crate::config::{Config, split_host_port};
 
@@ -48,9 +52,10 @@ impl Resolver {
         let domain_suffix = self.cluster_domain.trim_end_matches('.');
         let via_kubedns = host.trim_end_matches('.').ends_with(domain_suffix);
         let looked_up = if via_kubedns {
-            tokio::time::timeout(self.timeout, query_kubedns(self.kubedns, host)).await
+            let lookup = kubedns_lookup(self.kubedns, host, self.timeout);
+            tokio::time::timeout(self.timeout, lookup).await
         } else {
-            tokio::time::timeout(self.timeout, system_lookup(host)).await
+            tokio::time::timeout(self.timeout, system_lookup(host, self.timeout)).await
         };
         let via = if via_kubedns {
             "kubedns"
@@ -124,61 +129,59 @@ pub fn without_unresolved(mut cfg: Config) -> (Config, Vec<String>) {
     (cfg, dropped)
 }
 
-async fn system_lookup(host: &str) -> std::io::Result<IpAddr> {
-    tokio::net::lookup_host((host, 0))
-        .await?
-        .next()
-        .map(|a| a.ip())
-        .ok_or_else(|| std::io::Error::other("no addresses"))
+/// The system's resolver: `/etc/resolv.conf` (nameservers, search list, ndots) and
+/// `/etc/hosts`, read at each lookup so that a changed file is seen.
+async fn system_lookup(host: &str, timeout: Duration) -> Result<IpAddr, LookupError> {
+    let mut builder = TokioResolver::builder_tokio()?;
+    builder.options_mut().cache_size = 0;
+    builder.options_mut().timeout = timeout;
+    first_address(builder.build()?, host).await
 }
 
-/// A, then AAAA, for `host` from the DNS server at `server`.
-async fn query_kubedns(server: SocketAddr, host: &str) -> std::io::Result<IpAddr> {
-    for qtype in [RecordType::A, RecordType::AAAA] {
-        if let Some(ip) = ask(server, host, qtype).await? {
-            return Ok(ip);
-        }
-    }
-    Err(std::io::Error::other("no A or AAAA records"))
-}
-
-async fn ask(server: SocketAddr, host: &str, qtype: RecordType) -> std::io::Result<Option<IpAddr>> {
-    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+/// A, then AAAA, for `host` from kubedns at `server` (UDP, TCP when truncated). The name is
+/// made absolute: cluster names need no search list.
+async fn kubedns_lookup(
+    server: SocketAddr,
+    host: &str,
+    timeout: Duration,
+) -> Result<IpAddr, LookupError> {
+    let connections = [ConnectionConfig::udp(), ConnectionConfig::tcp()]
+        .into_iter()
+        .map(|mut c| {
+            c.port = server.port();
+            c
+        })
+        .collect();
+    let ns = NameServerConfig::new(server.ip(), true, connections);
+    let config = ResolverConfig::from_name_servers(vec![ns]);
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    let opts = builder.options_mut();
+    // Every attempt asks kubedns afresh: a name that did not resolve at pod start is
+    // retried every sync interval and must be seen as soon as kubedns has it.
+    opts.cache_size = 0;
+    opts.timeout = timeout;
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
     let fqdn = format!("{}.", host.trim_end_matches('.'));
-    let name = Name::from_ascii(&fqdn).map_err(|e| bad(e.to_string()))?;
-    let mut msg = Message::query();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let id = (nanos ^ (nanos >> 16)) as u16;
-    msg.metadata.id = id;
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(name, qtype));
-    let wire = msg.to_vec().map_err(|e| bad(e.to_string()))?;
-    let bind: SocketAddr = if server.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let sock = UdpSocket::bind(bind).await?;
-    sock.connect(server).await?;
-    sock.send(&wire).await?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let n = sock.recv(&mut buf).await?;
-        let Ok(reply) = Message::from_vec(&buf[..n]) else {
-            continue;
-        };
-        if reply.metadata.id != id {
-            continue;
-        }
-        return Ok(reply.answers.iter().find_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        }));
-    }
+    first_address(builder.build()?, &fqdn).await
+}
+
+async fn first_address(resolver: TokioResolver, host: &str) -> Result<IpAddr, LookupError> {
+    resolver
+        .lookup_ip(host)
+        .await?
+        .iter()
+        .next()
+        .ok_or(LookupError::NoAddresses)
+}
+
+/// Why a stub nameserver name did not resolve.
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    #[error(transparent)]
+    Resolver(#[from] NetError),
+    #[error("no A or AAAA records")]
+    NoAddresses,
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Where the config comes from: the ConfigMap directory the kubelet mounts (reference §3.3).
+//! Where the config comes from: the ConfigMap directory the kubelet mounts (`-configDir`).
 //! Keys are files (symlinks into a `..data` directory that is swapped atomically); entries
 //! starting with `.` and subdirectories are not keys. The version is the hex SHA-256 over
 //! `name\0content\0` in lexical order, as kube-dns computes it; an empty or missing directory

@@ -1,4 +1,4 @@
-//! Runs dnscache and keeps it running (reference §2.2, issue 5 item 4). The policy lives here;
+//! Runs dnscache and keeps it running, as dnsmasq-nanny runs dnsmasq. The policy lives here;
 //! one process is `child.rs`, reaping is `reap.rs`.
 //!
 //! - Start: spawn on the nanny's sockets, wait for `ready` on the ready pipe (bounded).

@@ -1,4 +1,5 @@
-//! The kube-dns manifest's dnsmasq-nanny argument list (reference §8) parses unchanged.
+//! The kube-dns manifest's dnsmasq-nanny argument list parses unchanged: existing
+//! deployments must start without edits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Stub nameservers given as names (reference §3.5, kubernetes/dns#82): cluster names are
+//! Stub nameservers given as names (kubernetes/dns#82): cluster names are
 //! asked of kubedns (`-kubednsServer`), other names of the system resolver, failures pass
 //! the name through unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

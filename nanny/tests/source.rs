@@ -1,4 +1,4 @@
-//! The ConfigMap directory as the kubelet writes it (reference §3.3): keys are symlinks into
+//! The ConfigMap directory as the kubelet writes it: keys are symlinks into
 //! `..data`, dot entries are not keys, the version is kube-dns's SHA-256, a missing directory
 //! is the default config, and a `..data` swap is noticed by notification alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,5 +1,4 @@
-//! The nanny with the real dnscache, real sockets and kubelet-style ConfigMap writes (issue 5
-//! tests): routes follow the ConfigMap, bad updates are refused while the old routes keep
+//! The nanny with the real dnscache, real sockets and kubelet-style ConfigMap writes: routes follow the ConfigMap, bad updates are refused while the old routes keep
 //! answering, a killed child comes back, a crash loop ends the nanny, SIGTERM stops everything.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

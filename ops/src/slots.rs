@@ -117,6 +117,12 @@ impl Slot {
         !self.evicted.is_cancelled()
     }
 
+    /// A token cancelled when this connection is chosen to make room, for a connection whose
+    /// slot sits behind a lock shared with the code that marks it idle or busy.
+    pub fn eviction_token(&self) -> CancellationToken {
+        self.evicted.clone()
+    }
+
     /// Resolves when this connection was chosen to make room for a newer one.
     pub fn evicted(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
         self.evicted.cancelled()

@@ -1,4 +1,4 @@
-//! The sidecar's command line (reference §2.3, kube-dns `cmd/sidecar/main.go`): kube-dns's
+//! The sidecar's command line (kube-dns `cmd/sidecar/main.go`): kube-dns's
 //! flag names and defaults, the repeatable `--probe` (grammar in `probe::spec`), and the klog
 //! flags that manifests pass (`--v=2 --logtostderr`), accepted and mostly ignored. Parsing
 //! only; a bad value exits 2 with kube-dns's message, before any socket is bound.

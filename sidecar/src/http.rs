@@ -1,4 +1,4 @@
-//! The sidecar's HTTP endpoints (reference §2.3, §4.2) on `--prometheus-addr:--prometheus-port`:
+//! The sidecar's HTTP endpoints on `--prometheus-addr:--prometheus-port`:
 //! `<--prometheus-path>` (Prometheus text), `/healthz` (`200 ok (<time>)\n`) and
 //! `/healthcheck/<label>` per probe (200 or 503 with kube-dns's JSON). Routing only; the
 //! serving loop is `ops::http::serve`, probe state comes from [`Health`].

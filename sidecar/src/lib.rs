@@ -1,4 +1,4 @@
-//! sidecar: the kube-dns pod's health and metrics container (reference §2.3, §4).
+//! sidecar: the kube-dns pod's health and metrics container.
 //!
 //! Probes kubedns and dnscache over DNS (`probe`), scrapes dnscache's cache counters with
 //! CHAOS `*.bind.` queries (`scrape`), and serves `/metrics`, `/healthz` and
@@ -118,12 +118,19 @@ pub async fn run(
         metrics: dnsmasq,
     };
     tasks.spawn(scrape.run(token.child_token()));
+    let http_metrics = ops::http::Metrics::register(&registry, "sidecar")?;
     let route = http::router(cfg.metrics_path, registry, health, lame_duck);
     let listener = TcpListener::from_std(bound.http).map_err(|source| Error::Bind {
         addr: "http".into(),
         source,
     })?;
-    tasks.spawn(ops::http::serve(listener, route, token.child_token()));
+    tasks.spawn(ops::http::serve_with(
+        listener,
+        route,
+        ops::http::Limits::default(),
+        http_metrics,
+        token.child_token(),
+    ));
 
     token.cancelled().await;
     ops::shutdown::drain("sidecar tasks", GRACE, async {

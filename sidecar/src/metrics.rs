@@ -1,5 +1,5 @@
-//! The sidecar's Prometheus metrics (reference §4.4), registered on an explicit
-//! [`prometheus::Registry`] under the `--prometheus-namespace` (default `kubedns`).
+//! The sidecar's Prometheus metrics (kube-dns's names: dashboards use them), registered on an
+//! explicit [`prometheus::Registry`] under the `--prometheus-namespace` (default `kubedns`).
 //!
 //! The names are a compatibility surface for existing dashboards and alerts:
 //! `<ns>_dnsmasq_{hits,misses,evictions,insertions,max_size,errors}` are unlabelled counters
@@ -50,7 +50,7 @@ pub fn validate<'a>(
     Ok(())
 }
 
-/// Counters fed by the dnsmasq scrape (§4.3).
+/// Counters fed by the dnsmasq scrape.
 #[derive(Clone)]
 pub struct DnsmasqMetrics {
     /// `hits`, `misses`, `evictions`, `insertions`, `max_size`, in the order of
@@ -89,7 +89,7 @@ impl DnsmasqMetrics {
     }
 }
 
-/// Metrics of one `--probe` (§4.2).
+/// Metrics of one `--probe`.
 #[derive(Clone)]
 pub struct ProbeMetrics {
     /// Latency of successful probes in milliseconds.

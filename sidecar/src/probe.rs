@@ -1,4 +1,4 @@
-//! DNS probes (reference §4.2, kube-dns `pkg/sidecar/dnsprobe.go`).
+//! DNS probes (kube-dns `pkg/sidecar/dnsprobe.go`).
 //!
 //! One task per `--probe`: sleep a random part of the interval (so probes do not fire
 //! together), then query the server over UDP (RD=1, class IN, the given type) every interval.

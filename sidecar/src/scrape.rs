@@ -1,4 +1,4 @@
-//! Scraping dnscache's cache counters (reference §4.3, kube-dns `pkg/dnsmasq/metrics.go` and
+//! Scraping dnscache's cache counters (kube-dns `pkg/dnsmasq/metrics.go` and
 //! `pkg/sidecar/server.go`).
 //!
 //! Every `--dnsmasq-poll-interval-ms`, five sequential UDP queries, class CHAOS, type TXT,

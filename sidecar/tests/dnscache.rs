@@ -1,4 +1,4 @@
-//! The sidecar against the real dnscache binary (reference §4.3): dnscache answers the CHAOS
+//! The sidecar against the real dnscache binary: dnscache answers the CHAOS
 //! `*.bind.` queries, the `kubedns_dnsmasq_*` counters appear and grow, and restarting the
 //! cache (its own counters start again at zero) does not make them decrease.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

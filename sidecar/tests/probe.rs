@@ -1,5 +1,5 @@
 //! Probes against a real DNS server (testkit's MockUpstream), observed over real HTTP:
-//! `/healthcheck/<label>`, and the histogram and error counters on `/metrics` (reference §4.2).
+//! `/healthcheck/<label>`, and the histogram and error counters on `/metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::Ipv4Addr;

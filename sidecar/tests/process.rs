@@ -1,4 +1,4 @@
-//! The `sidecar` binary as a process: the kube-dns manifest's arguments (reference §8) start
+//! The `sidecar` binary as a process: the kube-dns manifest's arguments start
 //! it unchanged, a bad `--probe` exits 2 with kube-dns's message, SIGTERM exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! The dnsmasq scrape against a mock cache answering CHAOS TXT `*.bind.` (reference §4.3):
+//! The dnsmasq scrape against a mock cache answering CHAOS TXT `*.bind.`:
 //! counters appear, grow, never decrease after a cache restart; bad replies and a dead cache
 //! count `kubedns_dnsmasq_errors`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

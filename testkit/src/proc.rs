@@ -1,6 +1,7 @@
 //! A child process under test: its stdout and stderr lines are captured (and echoed to the
 //! test's stderr for failure diagnosis), `listening on <proto> <addr>` lines give the bound
-//! addresses, and the process is stopped (SIGTERM, then SIGKILL after 5 s) and reaped on drop.
+//! addresses, and the process is stopped (SIGTERM, again after 5 s, SIGKILL after 10 s) and
+//! reaped on drop.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,8 +17,17 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Spawns `cmd` with piped stdout/stderr.
-    pub fn spawn(mut cmd: Command) -> std::io::Result<Proc> {
+    /// Spawns `cmd` with piped stdout/stderr, echoing each line to this process's stderr.
+    pub fn spawn(cmd: Command) -> std::io::Result<Proc> {
+        Self::spawn_with(cmd, true)
+    }
+
+    /// Spawns `cmd` with piped stdout/stderr; lines are kept but not echoed (long runs).
+    pub fn spawn_quiet(cmd: Command) -> std::io::Result<Proc> {
+        Self::spawn_with(cmd, false)
+    }
+
+    fn spawn_with(mut cmd: Command, echo: bool) -> std::io::Result<Proc> {
         let name = cmd
             .get_program()
             .to_string_lossy()
@@ -43,7 +53,9 @@ impl Proc {
             let name = name.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("[{name}] {line}");
+                    if echo {
+                        eprintln!("[{name}] {line}");
+                    }
                     let (l, cv) = &*lines;
                     l.lock().unwrap().push(line);
                     cv.notify_all();
@@ -139,6 +151,11 @@ impl Proc {
         }
     }
 
+    /// The exit status, if the child has exited (it is reaped then).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// The program name (for messages).
     pub fn name(&self) -> &str {
         &self.name
@@ -152,14 +169,20 @@ fn parse_listening(line: &str, needle: &str) -> Option<SocketAddr> {
 }
 
 impl Drop for Proc {
-    /// SIGTERM first, so a supervisor (the nanny) stops its own children too; SIGKILL when it
-    /// has not exited within 5 s.
+    /// SIGTERM first, so a supervisor (the nanny) stops its own children too; a second SIGTERM
+    /// after 5 s ends a lame duck early; SIGKILL when it has still not exited 5 s later. A
+    /// supervisor killed outright would leave its children running.
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.signal(15);
-            if self.wait_timeout(Duration::from_secs(5)).is_none() {
-                let _ = self.child.kill();
+        for _ in 0..2 {
+            if let Ok(None) = self.child.try_wait() {
+                self.signal(15);
+                if self.wait_timeout(Duration::from_secs(5)).is_some() {
+                    break;
+                }
             }
+        }
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
         }
         let _ = self.child.wait();
     }
@@ -183,5 +206,23 @@ mod tests {
             Some("[::1]:53".parse().unwrap())
         );
         assert_eq!(p.listening("http", Duration::from_millis(100)), None);
+    }
+
+    #[test]
+    fn drop_ends_a_lame_duck_with_a_second_sigterm_before_sigkill() {
+        // Like a server in its lame duck: the first SIGTERM is noted, the second one ends it.
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap 'if [ -e first ]; then touch second; exit 0; fi; touch first' TERM; \
+                      echo ready; while :; do sleep 0.05; done";
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(dir.path()).args(["-c", script]);
+        let p = Proc::spawn(cmd).unwrap();
+        assert!(p.wait_for_line("ready", Duration::from_secs(5)).is_some());
+        drop(p);
+        assert!(dir.path().join("first").exists());
+        assert!(
+            dir.path().join("second").exists(),
+            "SIGKILLed without a second SIGTERM"
+        );
     }
 }

@@ -198,6 +198,44 @@ fn container_args_parse_and_probes_hit_served_paths() {
     assert_eq!(added, ["NET_BIND_SERVICE"]);
 }
 
+/// The autopath arguments the manifest documents (`#   autopath <container>: <args>`), added
+/// to its containers, parse and turn autopath on in both binaries.
+#[test]
+fn documented_autopath_arguments_parse() {
+    let text = std::fs::read_to_string(workspace_root().join("deploy/kube-dns.yaml")).unwrap();
+    let text = text.replace("__DNS__DOMAIN__", "cluster.local");
+    let extra = |name: &str| -> Vec<String> {
+        let prefix = format!("#   autopath {name}: ");
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {prefix:?} line"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    let (_, dep) = deployment();
+    for mut c in containers(&dep).into_iter().filter(|c| c.name != "sidecar") {
+        let more = extra(&c.name);
+        c.args.get_or_insert_with(Vec::new).extend(more);
+        served(&c);
+        let argv = argv(&c);
+        if c.name == "kubedns" {
+            let argv = ops::go_flags::normalize(argv, kubedns::cli::GO_FLAGS);
+            let cfg = kubedns::cli::Cli::try_parse_from(argv)
+                .unwrap()
+                .config()
+                .unwrap();
+            assert!(cfg.autopath_trusted.is_some());
+        } else {
+            let cli = nanny::cli::Cli::parse_go(argv).unwrap();
+            let mut child = vec!["dnscache".to_string()];
+            child.extend(cli.child_args.clone());
+            let dc = dnscache::cli::Cli::try_parse_from(child).unwrap();
+            let add = dc.config(None).unwrap().add_subnet.expect("--add-subnet");
+            assert_eq!(add.routes.len(), 1, "the cluster domain's route");
+        }
+    }
+}
+
 fn rbac_allows(role: &ClusterRole, group: &str, resource: &str, verb: &str) -> bool {
     role.rules.iter().flatten().any(|r| {
         r.api_groups.iter().flatten().any(|g| g == group)

@@ -209,7 +209,8 @@ async fn cache_keeps_answering_through_a_kubedns_restart() {
     });
 }
 
-/// Issue 2's acceptance queries, with `dig` straight at kubedns on the example cluster.
+/// The acceptance queries (one per Service kind and record type), with `dig` straight at
+/// kubedns on the example cluster.
 #[test]
 fn dig_against_kubedns_alone() {
     let (_kubedns, addr) = start_kubedns(&example_cluster(), 0, free_port());

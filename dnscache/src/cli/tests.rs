@@ -119,3 +119,40 @@ fn invalid_values_are_rejected() {
     let cli = Cli::try_parse_from(["dnscache", "--inherit-udp-fd=4", "--ready-fd=4"]).unwrap();
     assert!(cli.config(None).is_err());
 }
+
+#[test]
+fn add_subnet_goes_to_the_cluster_route_only() {
+    let with = |extra: &[&str]| {
+        let mut argv = MANIFEST.to_vec();
+        argv.push("--server=/example.org/10.0.0.9");
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().config(None)
+    };
+    assert!(with(&[]).unwrap().add_subnet.is_none());
+    let cfg = with(&["--add-subnet"]).unwrap();
+    let add = cfg.add_subnet.expect("on");
+    assert_eq!((add.v4_prefix, add.v6_prefix), (32, 128));
+    let cluster = cfg
+        .routes
+        .lookup(&route::domain_to_wire("cluster.local").unwrap());
+    let other = cfg
+        .routes
+        .lookup(&route::domain_to_wire("example.org").unwrap());
+    assert_eq!(add.routes, [cluster]);
+    assert!(!add.routes.contains(&other) && !add.routes.contains(&RouteId::Default));
+
+    let add = with(&[
+        "--add-subnet=24,56",
+        "--add-subnet-domain=cluster.local.,example.org",
+    ])
+    .unwrap()
+    .add_subnet
+    .expect("on");
+    assert_eq!((add.v4_prefix, add.v6_prefix), (24, 56));
+    assert_eq!(add.routes, [cluster, other]);
+
+    // A domain without its own route, or a bad prefix: usage errors.
+    assert!(with(&["--add-subnet", "--add-subnet-domain=svc.cluster.local"]).is_err());
+    assert!(with(&["--add-subnet", "--add-subnet-domain=nowhere.test"]).is_err());
+    assert!(with(&["--add-subnet=40"]).is_err());
+}

@@ -8,16 +8,16 @@
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubedns_records::objects::{
+    Endpoint, EndpointConditions, EndpointSlice, Meta, Port, Service, ServiceSpec,
+};
 use kubedns_records::{ClusterObjects, ZoneConfig, project};
 
 struct Counting;
@@ -45,12 +45,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn meta(ns: &str, name: &str, labels: Option<BTreeMap<String, String>>) -> ObjectMeta {
-    ObjectMeta {
+fn meta(ns: &str, name: &str, service_name: Option<String>) -> Meta {
+    Meta {
         name: Some(name.into()),
         namespace: Some(ns.into()),
-        labels,
-        ..ObjectMeta::default()
+        service_name,
+        tolerate_unready: false,
+    }
+}
+
+fn port(port: i32) -> Port {
+    Port {
+        name: Some("http".into()),
+        port: Some(port),
+        protocol: Some("TCP".into()),
     }
 }
 
@@ -60,15 +68,9 @@ fn service(ns: &str, name: &str, cluster_ip: &str) -> Service {
         spec: Some(ServiceSpec {
             cluster_ip: Some(cluster_ip.into()),
             cluster_ips: Some(vec![cluster_ip.into()]),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: 80,
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
+            ports: Some(vec![port(80)]),
             ..ServiceSpec::default()
         }),
-        status: None,
     }
 }
 
@@ -83,26 +85,21 @@ pub fn big_cluster() -> ClusterObjects {
             objects.services.push(Arc::new(service(&ns, &name, "None")));
             let endpoints = (0..100u32)
                 .map(|e| Endpoint {
-                    addresses: vec![format!("10.{}.{}.{}", 128 + i / 250, i % 250, e + 1)],
+                    addresses: vec![IpAddr::from([
+                        10,
+                        128 + (i / 250) as u8,
+                        (i % 250) as u8,
+                        e as u8 + 1,
+                    ])],
                     hostname: (e % 2 == 0).then(|| format!("pod-{e}")),
-                    conditions: Some(EndpointConditions {
-                        ready: Some(true),
-                        ..EndpointConditions::default()
-                    }),
-                    ..Endpoint::default()
+                    conditions: Some(EndpointConditions { ready: Some(true) }),
                 })
                 .collect();
-            let labels = BTreeMap::from([("kubernetes.io/service-name".to_string(), name.clone())]);
             objects.endpoint_slices.push(Arc::new(EndpointSlice {
-                metadata: meta(&ns, &format!("{name}-abcde"), Some(labels)),
+                metadata: meta(&ns, &format!("{name}-abcde"), Some(name.clone())),
                 address_type: "IPv4".into(),
                 endpoints,
-                ports: Some(vec![EndpointPort {
-                    name: Some("http".into()),
-                    port: Some(8080),
-                    protocol: Some("TCP".into()),
-                    ..EndpointPort::default()
-                }]),
+                ports: Some(vec![port(8080)]),
             }));
         } else {
             let ip = format!("10.96.{}.{}", i / 250, i % 250 + 1);

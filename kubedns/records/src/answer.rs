@@ -10,9 +10,13 @@ use hickory_proto::rr::rdata::{NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::Answer;
-use crate::kind::{Reply, address_records, cluster_ip, external_name, headless, pod, ptr};
+use crate::kind::{
+    Reply, address_records, cluster_ip, data_or_nodata, external_name, headless, negative, pod,
+    positive, ptr,
+};
+use crate::model::{Proto, Svc, SvcKind};
 use crate::name::{lower, relative_labels};
-use crate::snapshot::{Proto, Svc, SvcKind, ZoneSnapshot};
+use crate::snapshot::ZoneSnapshot;
 
 /// The schema version of the specification we implement (§2.2).
 pub const DNS_SCHEMA_VERSION: &str = "1.1.0";
@@ -280,36 +284,6 @@ pub(crate) fn soa_record(snap: &ZoneSnapshot, owner: &Name, ttl: u32) -> Record 
 
 fn zone_soa(snap: &ZoneSnapshot) -> Record {
     soa_record(snap, &snap.zone, snap.neg_ttl)
-}
-
-/// NOERROR, authoritative, with records.
-pub(crate) fn positive(answers: Vec<Record>, additionals: Vec<Record>) -> Answer {
-    Answer {
-        rcode: ResponseCode::NoError,
-        authoritative: true,
-        answers,
-        authority: Vec::new(),
-        additionals,
-    }
-}
-
-/// NOERROR with the records of `reply`, or NODATA with `soa()` when it has no answer.
-pub(crate) fn data_or_nodata(reply: Reply, soa: impl FnOnce() -> Record) -> Answer {
-    match reply.answers.is_empty() {
-        true => negative(ResponseCode::NoError, soa()),
-        false => positive(reply.answers, reply.additionals),
-    }
-}
-
-/// NXDOMAIN or NODATA (NOERROR, empty), authoritative, SOA in Authority.
-pub(crate) fn negative(rcode: ResponseCode, soa: Record) -> Answer {
-    Answer {
-        rcode,
-        authoritative: true,
-        answers: Vec::new(),
-        authority: vec![soa],
-        additionals: Vec::new(),
-    }
 }
 
 /// Every record of the zone: each owner name asked for each type, answers owned by that name.

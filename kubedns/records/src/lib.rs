@@ -1,11 +1,12 @@
 //! kubedns-records: the pure core of kubedns.
 //!
-//! Kubernetes objects (k8s-openapi types) go in, an immutable [`ZoneSnapshot`] comes out
+//! Kubernetes objects (the compact model of [`objects::model`]) go in, an immutable [`ZoneSnapshot`] comes out
 //! ([`project`]); a snapshot and a question give an [`Answer`] ([`ZoneSnapshot::answer`]).
 //! No async, no clock, no I/O, no logging: everything here is a value-to-value function and is
 //! table-tested. Spec: Kubernetes DNS-Based Service Discovery, schema 1.1.0.
 //!
-//! Layout: [`name`] (label and reverse-name helpers), `snapshot` (the compact zone model),
+//! Layout: [`name`] (label and reverse-name helpers), [`objects`] (the compact object model and
+//! manifests reading), `model` (the compact zone model), `snapshot` (a zone at one generation),
 //! `project` (objects to snapshot), `answer` (snapshot and question to reply), and one module
 //! per record kind under `kind/`, each citing its section of the specification.
 //!
@@ -27,6 +28,7 @@
 
 mod answer;
 mod kind;
+mod model;
 pub mod name;
 pub mod objects;
 mod project;
@@ -34,7 +36,7 @@ mod snapshot;
 
 pub use answer::DNS_SCHEMA_VERSION;
 pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
-pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints};
+pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints, spec_reads_endpoints};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 
 use hickory_proto::op::ResponseCode;
@@ -136,12 +138,6 @@ impl Answer {
     /// REFUSED, not authoritative, empty: the name is not ours.
     pub fn refused() -> Self {
         Self::bare(ResponseCode::Refused)
-    }
-
-    /// SERVFAIL, not authoritative, empty: what the server sends for zone names before the
-    /// first snapshot.
-    pub fn servfail() -> Self {
-        Self::bare(ResponseCode::ServFail)
     }
 
     fn bare(rcode: ResponseCode) -> Self {

@@ -10,17 +10,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
-use k8s_openapi::api::core::v1::{Endpoints, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::kind::{cluster_ip, external_name, headless};
-use crate::snapshot::{Ep, Owner, Port, Reverse, Svc, SvcKind, ZoneSnapshot};
+use crate::model::{Ep, Owner, Port, Reverse, Svc, SvcKind};
+use crate::objects::{EndpointSlice, Endpoints, Service, ServiceSpec};
+use crate::snapshot::ZoneSnapshot;
 use crate::{ClusterObjects, PodMode, ZoneConfig};
 
-/// Label linking an EndpointSlice to its Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-/// Legacy annotation that publishes not-ready addresses (spec §2.4 definition of ready).
-const TOLERATE_UNREADY: &str = "service.alpha.kubernetes.io/tolerate-unready-endpoints";
+pub use crate::objects::model::SERVICE_NAME_LABEL;
 
 /// Projects the cluster objects into a zone snapshot with SOA serial `serial`.
 pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneSnapshot {
@@ -53,12 +50,7 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     let mut slices: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
     for slice in &objects.endpoint_slices {
         let ns = slice.metadata.namespace.as_deref().unwrap_or("default");
-        match slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SERVICE_NAME_LABEL))
-        {
+        match &slice.metadata.service_name {
             Some(svc) => slices.entry((ns, svc.as_str())).or_default().push(slice),
             None => snap.stats.skipped += 1,
         }
@@ -133,6 +125,7 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
     }
     if cfg.pods == PodMode::Verified {
         snap.pod_ips = crate::kind::pod::pod_ips(&objects.pods);
+        snap.pod_namespaces = crate::kind::pod::namespaces_by_ip(&objects.pods);
     }
     snap
 }
@@ -142,7 +135,11 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
 /// object sources may drop their EndpointSlices and Endpoints (`watch/trim.rs`,
 /// [`ClusterObjects::retain_used_endpoints`]). The same decision `project` takes below.
 pub fn reads_endpoints(svc: &Service) -> bool {
-    let spec = svc.spec.as_ref();
+    spec_reads_endpoints(svc.spec.as_ref())
+}
+
+/// [`reads_endpoints`] for a Service's `spec`.
+pub fn spec_reads_endpoints(spec: Option<&ServiceSpec>) -> bool {
     external_name::target(spec).is_none() && cluster_ip::cluster_ips(spec).is_none()
 }
 
@@ -185,12 +182,7 @@ fn build_service(
         });
     }
     let publish_all = spec.and_then(|s| s.publish_not_ready_addresses) == Some(true)
-        || svc
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(TOLERATE_UNREADY))
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        || svc.metadata.tolerate_unready;
     let kind = match cluster_ip::cluster_ips(spec) {
         Some(ips) => SvcKind::ClusterIp(ips),
         None => SvcKind::Headless,
@@ -314,10 +306,7 @@ impl Collected {
             .unwrap_or_default()
     }
 
-    fn push(&mut self, ip: &str, host: Option<&str>, ready: bool, publish_all: bool, group: u16) {
-        let Some(ip) = crate::name::parse_object_ip(ip) else {
-            return;
-        };
+    fn push(&mut self, ip: IpAddr, host: Option<&str>, ready: bool, publish_all: bool, group: u16) {
         if !ready && !publish_all {
             self.not_ready += 1;
             return;
@@ -342,7 +331,7 @@ impl Collected {
         for ep in &slice.endpoints {
             let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             for addr in &ep.addresses {
-                self.push(addr, ep.hostname.as_deref(), ready, publish_all, group);
+                self.push(*addr, ep.hostname.as_deref(), ready, publish_all, group);
             }
         }
     }
@@ -353,14 +342,19 @@ impl Collected {
                 .ports
                 .iter()
                 .flatten()
-                .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port))
+                .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
                 .collect();
             let group = self.group(ports);
-            for a in subset.addresses.iter().flatten() {
-                self.push(&a.ip, a.hostname.as_deref(), true, publish_all, group);
-            }
-            for a in subset.not_ready_addresses.iter().flatten() {
-                self.push(&a.ip, a.hostname.as_deref(), false, publish_all, group);
+            let listed = [
+                (&subset.addresses, true),
+                (&subset.not_ready_addresses, false),
+            ];
+            for (addresses, ready) in listed {
+                for a in addresses.iter().flatten() {
+                    if let Some(ip) = crate::name::parse_object_ip(&a.ip) {
+                        self.push(ip, a.hostname.as_deref(), ready, publish_all, group);
+                    }
+                }
             }
         }
     }

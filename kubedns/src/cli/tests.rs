@@ -78,6 +78,9 @@ fn invalid_values_are_rejected_before_binding() {
         &["--dns-service=nope"],
         &["--kube-master-url=localhost"],
         &["--udp-sockets=0"],
+        &["--autopath"],
+        &["--autopath", "--pods=insecure"],
+        &["--autopath=true", "--pods=disabled"],
     ] {
         let cli = parse(bad);
         assert!(cli.config().is_err(), "{bad:?} accepted");
@@ -86,6 +89,34 @@ fn invalid_values_are_rejected_before_binding() {
     assert!(Cli::try_parse_from(argv).is_err());
     let argv = ["kubedns", "--initial-sync-timeout=soon"];
     assert!(Cli::try_parse_from(argv).is_err());
+}
+
+#[test]
+fn autopath_needs_verified_pods_and_trusts_loopback_by_default() {
+    let off = parse(&["--pods=verified"]).config().expect("valid");
+    assert_eq!(off.autopath_trusted, None);
+    let on = parse(&["--pods=verified", "--autopath"])
+        .config()
+        .expect("valid");
+    let trusted: Vec<String> = on
+        .autopath_trusted
+        .expect("on")
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(trusted, ["127.0.0.0/8", "::1/128"]);
+    let cfg = parse(&[
+        "--pods=verified",
+        "--autopath=true",
+        "--autopath-trusted=10.0.0.7/8",
+    ])
+    .config()
+    .expect("valid");
+    let trusted = cfg.autopath_trusted.expect("on");
+    assert_eq!(trusted[0].to_string(), "10.0.0.0/8");
+    let off = parse(&["--autopath=false"]).config().expect("valid");
+    assert_eq!(off.autopath_trusted, None);
+    assert!(Cli::try_parse_from(["kubedns", "--autopath-trusted=nonsense"]).is_err());
 }
 
 #[test]

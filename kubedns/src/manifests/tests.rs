@@ -149,3 +149,67 @@ metadata: {name: cip, namespace: a}
     assert_eq!(names, ["hl-1"]);
     assert_eq!(o.endpoints.len(), 1);
 }
+
+/// Regression: one `kind: List` as kubectl prints it stopped the YAML parser at its 250,000
+/// node budget. 120 Services x 80 endpoints with kubectl's metadata is about 350,000 nodes.
+#[test]
+fn a_kubectl_list_beyond_the_old_node_budget_loads() {
+    use testkit::cluster::Cluster;
+    let cluster = Cluster {
+        services: 120,
+        endpoints: 80,
+        headless_percent: 30,
+    };
+    let o = load_text("cluster.yaml", &cluster.kubectl_yaml()).expect("yaml list");
+    assert_eq!((o.services.len(), o.endpoint_slices.len()), (120, 120));
+    let endpoints: usize = o.endpoint_slices.iter().map(|s| s.endpoints.len()).sum();
+    assert_eq!(endpoints, 120 * 80);
+    let slice = o.endpoint_slices.iter().find(|s| {
+        s.metadata.name.as_deref() == Some("svc-0-abcde")
+            && s.metadata.namespace.as_deref() == Some("ns-1")
+    });
+    let ep = &slice.expect("slice of ns-1/svc-0").endpoints[79];
+    assert_eq!(
+        ep.addresses,
+        [std::net::IpAddr::V4(cluster.endpoint_ip(100, 79))]
+    );
+    assert_eq!(ep.hostname.as_deref(), Some("svc-0-79"));
+}
+
+/// `kubectl get -o json` and `-o yaml` of the same cluster give the same objects.
+#[test]
+fn kubectl_json_and_yaml_lists_agree() {
+    use testkit::cluster::Cluster;
+    let cluster = Cluster {
+        services: 30,
+        endpoints: 4,
+        headless_percent: 50,
+    };
+    let yaml = load_text("cluster.yaml", &cluster.kubectl_yaml()).expect("yaml list");
+    let json = load_text("cluster.json", &cluster.kubectl_json()).expect("json list");
+    assert_eq!(yaml.services.len(), 30);
+    assert_eq!(yaml.services, json.services);
+    assert_eq!(yaml.endpoint_slices, json.endpoint_slices);
+}
+
+/// A List broken deep inside is still reported with the document and the position.
+#[test]
+fn a_broken_list_names_the_position() {
+    use testkit::cluster::Cluster;
+    let cluster = Cluster {
+        services: 20,
+        endpoints: 5,
+        headless_percent: 0,
+    };
+    let text = cluster
+        .kubectl_yaml()
+        .replacen("port: 8080", "port: [8080", 7);
+    let err = load_text("broken.yaml", &text).expect_err("broken");
+    let msg = err.to_string();
+    assert!(err.file().ends_with("broken.yaml"), "{msg}");
+    assert!(msg.contains("document 0 (line 1)"), "{msg}");
+    assert!(
+        msg.contains("line") && msg.contains("column"),
+        "no position: {msg}"
+    );
+}

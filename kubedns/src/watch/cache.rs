@@ -1,8 +1,9 @@
 //! The object store behind each watcher, with kube-rs reflector semantics: a (re)list is
 //! buffered between `Init` and `InitDone` and then swapped in atomically, so objects missing
-//! from a relist disappear. Unlike the reflector's `Writer` it takes events by value (no deep
-//! clone per object) and survives its watcher being replaced, which is how the EndpointSlice
-//! watch is restarted when a Service starts needing endpoints it had been told to drop.
+//! from a relist disappear. Unlike the reflector's `Writer` it takes events by value, keeps
+//! each object as its compact model value (`types.rs`), and survives its watcher being
+//! replaced, which is how the EndpointSlice watch is restarted when a Service starts needing
+//! endpoints it had been told to drop. A delete removes the entry; nothing else is indexed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -10,6 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 use tokio::sync::watch;
+
+use super::types::Slim;
 
 /// Namespace and name.
 pub(super) type Key = (String, String);
@@ -19,10 +22,10 @@ fn key<K: kube::Resource>(obj: &K) -> Key {
 }
 
 /// Objects of one resource: the last completed list plus the changes since.
-pub(super) struct Cache<K> {
-    live: Mutex<HashMap<Key, Arc<K>>>,
+pub(super) struct Cache<K: Slim> {
+    live: Mutex<HashMap<Key, Arc<K::Model>>>,
     /// Objects of a (re)list in progress.
-    buffer: Mutex<Option<HashMap<Key, Arc<K>>>>,
+    buffer: Mutex<Option<HashMap<Key, Arc<K::Model>>>>,
     ready: watch::Sender<bool>,
 }
 
@@ -30,7 +33,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<K: kube::Resource> Cache<K> {
+impl<K: Slim> Cache<K> {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Cache {
             live: Mutex::new(HashMap::new()),
@@ -49,7 +52,7 @@ impl<K: kube::Resource> Cache<K> {
             Event::InitApply(obj) => {
                 let mut buffer = lock(&self.buffer);
                 let buffer = buffer.get_or_insert_with(HashMap::new);
-                buffer.insert(key(&obj), Arc::new(obj));
+                buffer.insert(key(&obj), Arc::new(obj.into_model()));
                 false
             }
             Event::InitDone => {
@@ -59,7 +62,7 @@ impl<K: kube::Resource> Cache<K> {
                 true
             }
             Event::Apply(obj) => {
-                lock(&self.live).insert(key(&obj), Arc::new(obj));
+                lock(&self.live).insert(key(&obj), Arc::new(obj.into_model()));
                 true
             }
             Event::Delete(obj) => {
@@ -70,7 +73,7 @@ impl<K: kube::Resource> Cache<K> {
     }
 
     /// The live objects (cheap: `Arc` clones).
-    pub(super) fn state(&self) -> Vec<Arc<K>> {
+    pub(super) fn state(&self) -> Vec<Arc<K::Model>> {
         lock(&self.live).values().cloned().collect()
     }
 
@@ -85,22 +88,26 @@ impl<K: kube::Resource> Cache<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::Service;
+    use crate::watch::types::WatchedService;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-    fn svc(name: &str) -> Service {
-        Service {
+    fn svc(name: &str) -> WatchedService {
+        WatchedService {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("ns".into()),
                 ..ObjectMeta::default()
             },
-            ..Service::default()
+            spec: None,
         }
     }
 
-    fn names(c: &Cache<Service>) -> Vec<String> {
-        let mut v: Vec<String> = c.state().iter().map(|s| s.name_any()).collect();
+    fn names(c: &Cache<WatchedService>) -> Vec<String> {
+        let state = c.state();
+        let mut v: Vec<String> = state
+            .iter()
+            .filter_map(|s| s.metadata.name.clone())
+            .collect();
         v.sort();
         v
     }

@@ -1,25 +1,25 @@
 //! Object source `kube`: kube-rs watchers (list + watch, reflector stores) for Services and
 //! EndpointSlices (discovery.k8s.io/v1, all namespaces) or core/v1 Endpoints, and Pods with
 //! `--pods=verified`, publishing complete [`ClusterObjects`](kubedns_records::ClusterObjects)
-//! on the source channel once every watcher has listed, then after every change (issue 3).
+//! on the source channel once every watcher has listed, then after every change.
 //!
 //! Owns the client configuration and the watch tasks; never builds records (that is the pure
 //! projection) and never exits the process: API outages are retried with backoff while the
 //! last published set keeps serving.
 
+pub mod backoff;
 mod cache;
 mod metrics;
 mod reflect;
-pub mod strip;
 pub mod trim;
+pub mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher::Event;
 use kube::{Api, Client, Config};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -30,6 +30,7 @@ pub use metrics::WatchMetrics;
 use crate::source::SourceTx;
 use cache::Cache;
 use reflect::{Ctx, Stores, Watch};
+use types::{WatchedEndpoints, WatchedPod, WatchedService, WatchedSlice};
 
 /// TCP connect timeout to the API server.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -150,17 +151,14 @@ pub async fn run(
     // once the Services are known, and relists when a Service starts reading endpoints.
     let trim = trim::Trim::new();
     let services = Cache::new();
-    let strip_service = {
+    let on_service = {
         let trim = trim.clone();
-        move |svc: &mut Service| {
-            strip::service(svc);
-            trim.service(svc);
-        }
+        move |event: &mut Event<WatchedService>| trim.service(event)
     };
     let watch = Watch {
-        api: Api::<Service>::all(client.clone()),
+        api: Api::<WatchedService>::all(client.clone()),
         resource: "services",
-        strip: strip_service,
+        on_event: on_service,
         after: None,
         restart: None,
     };
@@ -179,14 +177,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |slice: &mut EndpointSlice| {
-            strip::endpoint_slice(slice);
-            trim.slice(slice);
-        };
+        let on_event = move |event: &mut Event<WatchedSlice>| trim.slice(event);
         let watch = Watch {
-            api: Api::<EndpointSlice>::all(client.clone()),
+            api: Api::<WatchedSlice>::all(client.clone()),
             resource: "endpointslices",
-            strip,
+            on_event,
             after: after_services(),
             restart,
         };
@@ -196,14 +191,11 @@ pub async fn run(
         let cache = Cache::new();
         let restart = Some(trim.restart.clone());
         let trim = trim.clone();
-        let strip = move |eps: &mut Endpoints| {
-            strip::endpoints(eps);
-            trim.endpoints(eps);
-        };
+        let on_event = move |event: &mut Event<WatchedEndpoints>| trim.endpoints(event);
         let watch = Watch {
-            api: Api::<Endpoints>::all(client.clone()),
+            api: Api::<WatchedEndpoints>::all(client.clone()),
             resource: "endpoints",
-            strip,
+            on_event,
             after: after_services(),
             restart,
         };
@@ -213,9 +205,9 @@ pub async fn run(
     if cfg.watch_pods {
         let cache = Cache::new();
         let watch = Watch {
-            api: Api::<Pod>::all(client.clone()),
+            api: Api::<WatchedPod>::all(client.clone()),
             resource: "pods",
-            strip: strip::pod,
+            on_event: |_: &mut Event<WatchedPod>| {},
             after: None,
             restart: None,
         };

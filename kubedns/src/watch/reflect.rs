@@ -1,6 +1,6 @@
 //! One watcher per watched resource feeding its [`Cache`], and the publisher that turns the
 //! caches into complete [`ClusterObjects`] on the source channel. Watcher items are never
-//! `?`-ed: errors are logged and counted and the watcher retries with `.default_backoff()`;
+//! `?`-ed: errors are logged and counted and the watcher retries with [`CappedBackoff`];
 //! while the API is away the caches (and so the last published set) stay as they were.
 //! Re-lists swap a cache atomically at `InitDone`, which is what removes objects deleted while
 //! we were disconnected.
@@ -9,19 +9,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::{FutureExt, Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kubedns_records::ClusterObjects;
-use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::WatchMetrics;
+use super::backoff::CappedBackoff;
 use super::cache::Cache;
+use super::types::{Slim, WatchedEndpoints, WatchedPod, WatchedService, WatchedSlice};
 use crate::source::SourceTx;
 
 /// What every watcher task shares.
@@ -39,8 +38,8 @@ pub(super) type Gate = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Watch<K, F> {
     pub api: Api<K>,
     pub resource: &'static str,
-    /// Applied to every object before it is stored (`.modify()`).
-    pub strip: F,
+    /// Sees (and may trim) every event before it is stored: creations and deletions alike.
+    pub on_event: F,
     /// Start listing only once this resolves.
     pub after: Option<Gate>,
     /// Drop the watch and list again from scratch whenever this is notified.
@@ -50,16 +49,16 @@ pub(super) struct Watch<K, F> {
 /// Starts the watcher task of `w` on `tasks`, feeding `cache`.
 pub(super) fn spawn<K, F>(tasks: &mut JoinSet<()>, ctx: &Ctx, cache: Arc<Cache<K>>, w: Watch<K, F>)
 where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    F: FnMut(&mut K) + Clone + Send + 'static,
+    K: Slim + Sync + 'static,
+    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
 {
     tasks.spawn(watch_loop(cache, w, ctx.clone()));
 }
 
 async fn watch_loop<K, F>(cache: Arc<Cache<K>>, w: Watch<K, F>, ctx: Ctx)
 where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    F: FnMut(&mut K) + Clone + Send + 'static,
+    K: Slim + Sync + 'static,
+    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
 {
     if let Some(after) = w.after {
         tokio::select! {
@@ -69,8 +68,14 @@ where
     }
     loop {
         let stream = watcher(w.api.clone(), watcher::Config::default())
-            .default_backoff()
-            .modify(w.strip.clone());
+            .backoff(CappedBackoff::new())
+            .map_ok({
+                let mut on_event = w.on_event.clone();
+                move |mut event| {
+                    on_event(&mut event);
+                    event
+                }
+            });
         let restart = async {
             match &w.restart {
                 Some(n) => n.notified().await,
@@ -91,7 +96,7 @@ where
 /// changes, logs and counts errors (the watcher itself retries with backoff).
 async fn drive<K, S>(stream: S, cache: &Cache<K>, resource: &'static str, ctx: &Ctx)
 where
-    K: kube::Resource,
+    K: Slim,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream);
@@ -130,17 +135,17 @@ where
 
 /// The caches of every watched resource.
 pub(super) struct Stores {
-    pub services: Arc<Cache<Service>>,
-    pub slices: Option<Arc<Cache<EndpointSlice>>>,
-    pub endpoints: Option<Arc<Cache<Endpoints>>>,
-    pub pods: Option<Arc<Cache<Pod>>>,
+    pub services: Arc<Cache<WatchedService>>,
+    pub slices: Option<Arc<Cache<WatchedSlice>>>,
+    pub endpoints: Option<Arc<Cache<WatchedEndpoints>>>,
+    pub pods: Option<Arc<Cache<WatchedPod>>>,
 }
 
-fn state<K: kube::Resource>(c: &Option<Arc<Cache<K>>>) -> Vec<Arc<K>> {
+fn state<K: Slim>(c: &Option<Arc<Cache<K>>>) -> Vec<Arc<K::Model>> {
     c.as_ref().map(|c| c.state()).unwrap_or_default()
 }
 
-async fn ready<K: kube::Resource>(c: &Option<Arc<Cache<K>>>) {
+async fn ready<K: Slim>(c: &Option<Arc<Cache<K>>>) {
     if let Some(c) = c {
         c.wait_ready().await;
     }
@@ -197,18 +202,18 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use watcher::Event;
 
-    fn svc(name: &str) -> Service {
-        Service {
+    fn svc(name: &str) -> WatchedService {
+        WatchedService {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("ns".into()),
                 ..ObjectMeta::default()
             },
-            ..Service::default()
+            spec: None,
         }
     }
 
-    fn names(objs: &[Arc<Service>]) -> Vec<String> {
+    fn names(objs: &[Arc<kubedns_records::objects::Service>]) -> Vec<String> {
         let mut v: Vec<String> = objs
             .iter()
             .filter_map(|s| s.metadata.name.clone())

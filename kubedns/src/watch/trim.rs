@@ -1,5 +1,5 @@
 //! Endpoints nobody reads are not kept. Only headless Services (`clusterIP: None`) turn
-//! endpoints into records (§2.4); ClusterIP and ExternalName Services answer from the Service
+//! endpoints into records (the Kubernetes DNS spec, headless Services); ClusterIP and ExternalName Services answer from the Service
 //! alone. So an EndpointSlice (or core/v1 Endpoints) whose Service is known and not headless is
 //! stored without its endpoint list: with 10,000 ClusterIP Services of 10 endpoints each that is
 //! most of the memory (a k8s-openapi `Endpoint` is 352 bytes).
@@ -9,26 +9,81 @@
 //! watch: the relist brings the endpoints back. Slices of Services not (yet) seen are kept whole.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::watcher::Event;
 use tokio::sync::Notify;
 
 use super::cache::Key;
+use super::types::{WatchedEndpoints, WatchedService, WatchedSlice};
 use kubedns_records::SERVICE_NAME_LABEL;
 
 /// Whether `svc` reads endpoints: the projection's own rule (headless Services do).
-pub fn needs_endpoints(svc: &Service) -> bool {
-    kubedns_records::reads_endpoints(svc)
+pub fn needs_endpoints(svc: &WatchedService) -> bool {
+    kubedns_records::spec_reads_endpoints(svc.spec.as_ref())
+}
+
+/// The object of an event that carries one.
+pub(super) fn object_mut<K>(event: &mut Event<K>) -> Option<&mut K> {
+    match event {
+        Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj) => Some(obj),
+        Event::Init | Event::InitDone => None,
+    }
+}
+
+fn key_of(ns: Option<&String>, name: Option<&String>) -> Key {
+    (
+        ns.cloned().unwrap_or_default(),
+        name.cloned().unwrap_or_default(),
+    )
+}
+
+/// What the trim knows. Every map holds live objects only: a deleted Service or slice leaves
+/// no entry behind, so the state follows the cluster's size, not its history of churn.
+#[derive(Default)]
+struct State {
+    /// Whether each live Service reads endpoints.
+    needs: HashMap<Key, bool>,
+    /// The same for a Services relist in progress; replaces `needs` at its end.
+    listing: Option<HashMap<Key, bool>>,
+    /// Endpoint objects (slice or Endpoints names) stored without their endpoints, by Service.
+    trimmed: HashMap<Key, HashSet<String>>,
+}
+
+impl State {
+    fn needs(&self, key: &Key) -> Option<bool> {
+        let listed = self.listing.as_ref().and_then(|l| l.get(key));
+        listed.or_else(|| self.needs.get(key)).copied()
+    }
+
+    /// Records whether endpoint object `object` of Service `svc` is trimmed; returns
+    /// whether it must be.
+    fn decide(&mut self, svc: Key, object: &str) -> bool {
+        let trim = self.needs(&svc) == Some(false);
+        if trim {
+            let names = self.trimmed.entry(svc).or_default();
+            if !names.contains(object) {
+                names.insert(object.to_string());
+            }
+        } else {
+            self.forget(&svc, object);
+        }
+        trim
+    }
+
+    fn forget(&mut self, svc: &Key, object: &str) {
+        if let Some(names) = self.trimmed.get_mut(svc) {
+            names.remove(object);
+            if names.is_empty() {
+                self.trimmed.remove(svc);
+            }
+        }
+    }
 }
 
 /// Shared between the Service watcher (which may ask for a restart) and the endpoints watcher.
 pub(super) struct Trim {
-    /// Whether each Service seen so far reads endpoints (updated before the Service cache is,
-    /// so a slice relist triggered by a change already sees it).
-    needs: Mutex<HashMap<Key, bool>>,
-    trimmed: Mutex<HashSet<Key>>,
+    state: Mutex<State>,
     /// Signalled when a trimmed Service turned headless: the endpoints watch must relist.
     pub restart: Arc<Notify>,
 }
@@ -36,77 +91,109 @@ pub(super) struct Trim {
 impl Trim {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Trim {
-            needs: Mutex::new(HashMap::new()),
-            trimmed: Mutex::new(HashSet::new()),
+            state: Mutex::new(State::default()),
             restart: Arc::new(Notify::new()),
         })
     }
 
-    /// Whether the endpoints of Service `key` can be dropped (and remembers that they were).
-    fn drop_endpoints(&self, key: Key) -> bool {
-        let needs = self.needs.lock().unwrap_or_else(PoisonError::into_inner);
-        let known_without_need = needs.get(&key) == Some(&false);
-        drop(needs);
-        if known_without_need {
-            self.trimmed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key);
-        }
-        known_without_need
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Called for every Service the watcher delivers.
-    pub(super) fn service(&self, svc: &Service) {
-        let key = (
-            svc.metadata.namespace.clone().unwrap_or_default(),
-            svc.metadata.name.clone().unwrap_or_default(),
-        );
+    /// Sees every Service event before the Service cache does, so a slice relist triggered
+    /// here already finds the new decision.
+    pub(super) fn service(&self, event: &Event<WatchedService>) {
+        let mut state = self.lock();
+        let (svc, listing) = match event {
+            Event::Init => {
+                state.listing = Some(HashMap::new());
+                return;
+            }
+            Event::InitDone => {
+                if let Some(listed) = state.listing.take() {
+                    state.needs = listed;
+                }
+                return;
+            }
+            Event::Delete(svc) => {
+                let key = key_of(svc.metadata.namespace.as_ref(), svc.metadata.name.as_ref());
+                state.needs.remove(&key);
+                return;
+            }
+            Event::InitApply(svc) => (svc, true),
+            Event::Apply(svc) => (svc, false),
+        };
+        let key = key_of(svc.metadata.namespace.as_ref(), svc.metadata.name.as_ref());
         let needs = needs_endpoints(svc);
-        let mut map = self.needs.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = match (listing, state.listing.as_mut()) {
+            (true, Some(listed)) => listed,
+            _ => &mut state.needs,
+        };
         map.insert(key.clone(), needs);
-        drop(map);
-        if !needs {
-            return;
-        }
-        let mut trimmed = self.trimmed.lock().unwrap_or_else(PoisonError::into_inner);
-        if trimmed.remove(&key) {
-            trimmed.clear(); // the relist decides again for every slice
+        if needs && state.trimmed.contains_key(&key) {
+            state.trimmed.clear(); // the relist decides again for every slice
             self.restart.notify_one();
         }
     }
 
     /// Drops the endpoint list of a slice whose Service does not read it.
-    pub(super) fn slice(&self, slice: &mut EndpointSlice) {
+    pub(super) fn slice(&self, event: &mut Event<WatchedSlice>) {
+        let mut state = self.lock();
+        if matches!(event, Event::Init) {
+            state.trimmed.clear(); // the list decides again for every slice
+        }
+        let deleted = matches!(event, Event::Delete(_));
+        let Some(slice) = object_mut(event) else {
+            return;
+        };
         let labels = slice.metadata.labels.as_ref();
         let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) else {
             return;
         };
-        let ns = slice.metadata.namespace.clone().unwrap_or_default();
-        if self.drop_endpoints((ns, service.clone())) {
+        let svc = key_of(slice.metadata.namespace.as_ref(), Some(service));
+        let name = slice.metadata.name.clone().unwrap_or_default();
+        if deleted {
+            state.forget(&svc, &name);
+        } else if state.decide(svc, &name) {
             slice.endpoints = Vec::new();
+            slice.ports = None;
         }
     }
 
     /// Drops the subsets of core/v1 Endpoints whose Service does not read them.
-    pub(super) fn endpoints(&self, eps: &mut Endpoints) {
-        let ns = eps.metadata.namespace.clone().unwrap_or_default();
-        let name = eps.metadata.name.clone().unwrap_or_default();
-        if self.drop_endpoints((ns, name)) {
+    pub(super) fn endpoints(&self, event: &mut Event<WatchedEndpoints>) {
+        let mut state = self.lock();
+        if matches!(event, Event::Init) {
+            state.trimmed.clear();
+        }
+        let deleted = matches!(event, Event::Delete(_));
+        let Some(eps) = object_mut(event) else {
+            return;
+        };
+        let svc = key_of(eps.metadata.namespace.as_ref(), eps.metadata.name.as_ref());
+        if deleted {
+            state.forget(&svc, &svc.1.clone());
+        } else if state.decide(svc.clone(), &svc.1) {
             eps.subsets = None;
         }
+    }
+
+    /// Sizes of the maps (Services known, Services with trimmed endpoint objects).
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.needs.len(), state.trimmed.len())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::ServiceSpec;
-    use k8s_openapi::api::discovery::v1::Endpoint;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kubedns_records::objects::{Endpoint, ServiceSpec};
 
-    fn svc(name: &str, ip: &str) -> Service {
-        Service {
+    fn svc(name: &str, ip: &str) -> WatchedService {
+        WatchedService {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("ns".into()),
@@ -116,12 +203,11 @@ mod tests {
                 cluster_ip: Some(ip.into()),
                 ..ServiceSpec::default()
             }),
-            status: None,
         }
     }
 
-    fn slice(service: &str) -> EndpointSlice {
-        EndpointSlice {
+    fn slice(service: &str) -> WatchedSlice {
+        WatchedSlice {
             metadata: ObjectMeta {
                 name: Some(format!("{service}-x")),
                 namespace: Some("ns".into()),
@@ -130,7 +216,7 @@ mod tests {
             },
             address_type: "IPv4".into(),
             endpoints: vec![Endpoint {
-                addresses: vec!["10.1.0.1".into()],
+                addresses: vec!["10.1.0.1".parse().unwrap()],
                 ..Endpoint::default()
             }],
             ports: None,
@@ -140,20 +226,53 @@ mod tests {
     #[tokio::test]
     async fn only_headless_services_keep_endpoints_and_a_flip_restarts() {
         let trim = Trim::new();
-        trim.service(&svc("web", "10.0.0.1"));
-        trim.service(&svc("db", "None"));
-        let mut s = slice("web");
+        trim.service(&Event::Apply(svc("web", "10.0.0.1")));
+        trim.service(&Event::Apply(svc("db", "None")));
+        let mut s = Event::Apply(slice("web"));
         trim.slice(&mut s);
-        assert!(s.endpoints.is_empty(), "ClusterIP slice kept its endpoints");
+        assert!(
+            endpoints(&s).is_empty(),
+            "ClusterIP slice kept its endpoints"
+        );
         for name in ["db", "unknown"] {
-            let mut s = slice(name);
+            let mut s = Event::Apply(slice(name));
             trim.slice(&mut s);
-            assert_eq!(s.endpoints.len(), 1, "{name}");
+            assert_eq!(endpoints(&s).len(), 1, "{name}");
         }
         // "web" comes back headless: its trimmed slices must be fetched again.
-        trim.service(&svc("db", "None"));
+        trim.service(&Event::Apply(svc("db", "None")));
         assert!(futures::FutureExt::now_or_never(trim.restart.notified()).is_none());
-        trim.service(&svc("web", "None"));
+        trim.service(&Event::Apply(svc("web", "None")));
         assert!(futures::FutureExt::now_or_never(trim.restart.notified()).is_some());
+    }
+
+    fn endpoints(event: &Event<WatchedSlice>) -> &[Endpoint] {
+        match event {
+            Event::Apply(s) => &s.endpoints,
+            _ => &[],
+        }
+    }
+
+    /// Regression: the trim remembered every Service it had ever seen, so its maps grew with
+    /// Service churn however small the cluster stayed.
+    #[test]
+    fn churn_leaves_no_trace() {
+        let trim = Trim::new();
+        trim.service(&Event::Apply(svc("keep", "10.0.0.1")));
+        for i in 0..1000 {
+            let name = format!("churn-{i}");
+            let ip = if i % 2 == 0 { "10.0.0.2" } else { "None" };
+            trim.service(&Event::Apply(svc(&name, ip)));
+            let mut s = Event::Apply(slice(&name));
+            trim.slice(&mut s);
+            trim.slice(&mut Event::Delete(slice(&name)));
+            trim.service(&Event::Delete(svc(&name, ip)));
+        }
+        assert_eq!(trim.sizes(), (1, 0));
+        // A Services relist forgets what it did not list.
+        trim.service(&Event::Init);
+        trim.service(&Event::InitApply(svc("other", "10.0.0.3")));
+        trim.service(&Event::InitDone);
+        assert_eq!(trim.sizes(), (1, 0));
     }
 }

@@ -164,7 +164,7 @@ pub async fn eventually_rcode(
     assert!(got.is_some(), "{name} {qtype} never answered {rcode}");
 }
 
-/// The objects of ISSUE 2's acceptance queries.
+/// The objects behind the acceptance queries (one of each Service kind the zone answers for).
 pub const CLUSTER: &str = r#"
 apiVersion: v1
 kind: Service

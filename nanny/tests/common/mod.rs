@@ -19,7 +19,7 @@ pub async fn mock(ip: Ipv4Addr) -> MockUpstream {
     MockUpstream::start(move |req| Reply::Msg(reply_a(req, ip, 0))).await
 }
 
-/// The kube-dns manifest's nanny arguments (reference §8), with `-configDir`, the binary,
+/// The kube-dns manifest's nanny arguments (`deploy/kube-dns.yaml`), with `-configDir`, the binary,
 /// a short sync interval, and dnscache on 127.0.0.1 port 0 with `default` as its upstream.
 pub fn nanny_cmd(config_dir: &Path, default: SocketAddr, extra: &[&str]) -> Command {
     nanny_cmd_port(config_dir, default, extra, 0)

@@ -1,4 +1,4 @@
-//! The one UDP exchange used by the probes (§4.2) and the dnsmasq scrape (§4.3): one query,
+//! The one UDP exchange used by the probes and the dnsmasq scrape: one query,
 //! one reply with the same ID, within kube-dns's `dns.Client` default of 2 s.
 //!
 //! Owns address resolution of Go-style `host:port` strings too. Must not interpret replies:

@@ -1,4 +1,4 @@
-//! The `--probe` grammar (reference §4.1, kube-dns `cmd/sidecar/main.go probeOptions.Set`).
+//! The `--probe` grammar (kube-dns `cmd/sidecar/main.go probeOptions.Set`).
 //!
 //! `<label>,<server>,<dns name>[,<interval_seconds>][,<type>]`, parsed purely into a
 //! [`ProbeSpec`]. Error texts are kube-dns's, because operators grep for them. This module
@@ -146,7 +146,7 @@ mod tests {
 
     const NAME: &str = "kubernetes.default.svc.cluster.local";
 
-    /// kube-dns's `probeoptions_test.go` table, plus the defaults of §4.1.
+    /// kube-dns's `probeoptions_test.go` table, plus the defaults (interval 5 s, type ANY).
     #[test]
     fn kube_dns_table() {
         let good = [

@@ -1,5 +1,5 @@
 //! A fake Kubernetes API server over real HTTP/1.1 on 127.0.0.1: a test double of the protocol
-//! kube-rs 5 speaks (crates.md §3d), not a mock of kube-rs. It serves services, endpointslices
+//! kube-rs 5 speaks (list, watch, bookmarks, 410 Gone), not a mock of kube-rs. It serves services, endpointslices
 //! (discovery.k8s.io/v1), endpoints, pods, namespaces and configmaps with LIST pagination
 //! (`limit`/`continue`, `metadata.resourceVersion`), WATCH as newline-delimited JSON events
 //! (`ADDED`/`MODIFIED`/`DELETED`/`BOOKMARK`/`ERROR` 410) from one global resourceVersion and an

@@ -1,6 +1,6 @@
 //! HTTP side of the fake API server: GET of one object, LIST with `limit`/`continue`
-//! pagination, and WATCH as a chunked body of newline-delimited JSON events, following
-//! crates.md §3d (what kube-rs 5 sends and expects). Faults (down, 503, stall, dropped
+//! pagination, and WATCH as a chunked body of newline-delimited JSON events, as kube-rs 5
+//! sends and expects them (`watch=true&resourceVersion=…&allowWatchBookmarks=true`). Faults (down, 503, stall, dropped
 //! connections, watches closed early) are read from [`Faults`] on every request.
 
 use std::convert::Infallible;

@@ -8,10 +8,10 @@
 use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RecordType};
-use k8s_openapi::api::core::v1::ServiceSpec;
 
 use super::{Reply, address_records, srv_records};
-use crate::snapshot::{Port, Proto, Svc};
+use crate::model::{Port, Proto, Svc};
+use crate::objects::ServiceSpec;
 
 /// The cluster IPs of a non-headless, non-ExternalName Service (`clusterIPs`, falling back to
 /// `clusterIP`); `None` when the Service is headless (`None` or empty). Unparsable entries are
@@ -39,7 +39,7 @@ pub(crate) fn service_ports(spec: Option<&ServiceSpec>) -> Box<[Port]> {
     spec.and_then(|s| s.ports.as_ref())
         .into_iter()
         .flatten()
-        .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port))
+        .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
         .collect()
 }
 

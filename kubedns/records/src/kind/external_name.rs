@@ -4,7 +4,8 @@
 
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record};
-use k8s_openapi::api::core::v1::ServiceSpec;
+
+use crate::objects::ServiceSpec;
 
 /// `None` when the Service is not an ExternalName; `Some(None)` when it is but its target is
 /// not a valid name (the Service is then left out of the zone).

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::{Reply, address_records, srv_records};
-use crate::snapshot::{Ep, Proto, Svc};
+use crate::model::{Ep, Proto, Svc};
 
 /// An RFC 1123 label (endpoint hostnames, namespace and Service names); endpoints with another
 /// `hostname` fall back to their dashed IP, Services with other names are skipped.

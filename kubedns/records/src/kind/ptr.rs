@@ -9,11 +9,10 @@ use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
-use super::Reply;
+use super::{Reply, ZoneView, data_or_nodata, negative};
 use crate::Answer;
-use crate::answer::{data_or_nodata, negative, soa_record};
+use crate::model::{Owner, SvcKind};
 use crate::name::parse_reverse;
-use crate::snapshot::{Owner, SvcKind, ZoneSnapshot};
 
 /// The reverse zone apex of a CIDR: its prefix rounded down to a label boundary (octet for
 /// IPv4, nibble for IPv6), e.g. 10.96.0.0/12 lives in `10.in-addr.arpa.`.
@@ -79,22 +78,22 @@ fn whole(net: &IpNet) -> IpNet {
 }
 
 /// Answers a reverse name. `qname` is absolute.
-pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> Answer {
+pub(crate) fn answer(snap: &impl ZoneView, qname: &Name, qtype: RecordType) -> Answer {
     let Some(net) = parse_reverse(qname) else {
         return Answer::refused();
     };
     let full = net.prefix_len() == net.max_prefix_len();
     let owner = if full {
-        snap.reverse.owner(net.addr())
+        snap.reverse().owner(net.addr())
     } else {
         None
     };
-    let cover = covering(&snap.reverse_cidrs, &net);
+    let cover = covering(snap.reverse_cidrs(), &net);
     let apex_net = cover.map(|(_, a)| a).unwrap_or_else(|| whole(&net));
     let Some(apex_name) = zone_name(&apex_net) else {
         return Answer::refused();
     };
-    let soa = || soa_record(snap, &apex_name, snap.neg_ttl);
+    let soa = || snap.soa(&apex_name, snap.neg_ttl());
     if let Some(owner) = owner {
         let mut reply = Reply::default();
         if matches!(qtype, RecordType::PTR | RecordType::ANY)
@@ -102,7 +101,7 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
         {
             reply.answers.push(Record::from_rdata(
                 qname.clone(),
-                snap.ttl,
+                snap.ttl(),
                 RData::PTR(PTR(target)),
             ));
         }
@@ -113,17 +112,17 @@ pub(crate) fn answer(snap: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> An
     };
     if net == apex {
         let mut reply = Reply::default();
-        crate::answer::apex(snap, qname, qtype, &mut reply);
+        snap.apex(qname, qtype, &mut reply);
         return data_or_nodata(reply, soa);
     }
-    let exists = !full && (net.contains(&cidr) || snap.reverse.any_inside(&net));
+    let exists = !full && (net.contains(&cidr) || snap.reverse().any_inside(&net));
     match exists {
         true => negative(ResponseCode::NoError, soa()),
         false => negative(ResponseCode::NXDomain, soa()),
     }
 }
 
-fn ptr_target(snap: &ZoneSnapshot, owner: Owner) -> Option<Name> {
+fn ptr_target(snap: &impl ZoneView, owner: Owner) -> Option<Name> {
     match owner {
         Owner::Service(s) => {
             let svc = snap.svc_at(s)?;

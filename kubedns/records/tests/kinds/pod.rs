@@ -79,3 +79,46 @@ fn disabled_has_no_pod_subtree() {
         ResponseCode::NoError
     );
 }
+
+#[test]
+fn pod_namespace_knows_only_pods_that_own_their_ip() {
+    let objects = format!(
+        "{OBJECTS}{}",
+        r#"
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host, namespace: kube-system}
+spec: {hostNetwork: true}
+status: {podIP: 192.168.0.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done, namespace: batch}
+status: {phase: Succeeded, podIP: 10.244.1.9}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: one}
+status: {podIP: 10.244.1.7}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: two}
+status: {podIP: 10.244.1.7}
+"#
+    );
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let mut cfg = config();
+    cfg.pods = PodMode::Verified;
+    let snap = zone_with(&objects, &cfg);
+    assert_eq!(snap.pod_namespace(ip("10.244.1.5")), Some("ns"));
+    assert_eq!(snap.pod_namespace(ip("fd00::15")), Some("ns"));
+    assert_eq!(snap.pod_namespace(ip("192.168.0.10")), None, "host network");
+    assert_eq!(snap.pod_namespace(ip("10.244.1.9")), None, "finished pod");
+    assert_eq!(snap.pod_namespace(ip("10.244.1.7")), None, "ambiguous");
+    assert_eq!(snap.pod_namespace(ip("10.244.1.6")), None, "unknown");
+    // Without verified pods nothing is watched, so nobody is known.
+    let insecure = zone_with(&objects, &config());
+    assert_eq!(insecure.pod_namespace(ip("10.244.1.5")), None);
+}
