@@ -59,12 +59,12 @@ impl Stat {
 pub fn answer(q: &Query<'_>, m: &Metrics, out: &mut Vec<u8>) {
     let stat = Stat::from_wire_name(q.name());
     let Some(stat) = stat.filter(|_| matches!(q.qtype, TYPE_TXT | TYPE_ANY)) else {
-        wire::write_error(q, wire::rcode::REFUSED, false, out);
+        wire::write_error(q, wire::Rcode::REFUSED, false, out);
         return;
     };
     let text = stat.value(m).to_string();
-    wire::write_error(q, wire::rcode::NOERROR, false, out);
-    out[2] |= 0x04; // AA
+    wire::write_error(q, wire::Rcode::NOERROR, false, out);
+    out[2] |= wire::flag::AA;
     out[7] = 1; // ANCOUNT
     out.extend_from_slice(&[0xC0, 0x0C]);
     out.extend_from_slice(&TYPE_TXT.to_be_bytes());

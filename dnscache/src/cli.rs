@@ -6,7 +6,7 @@
 //! would change behaviour, are clap errors (exit 2). Must not bind or read files: `main` reads
 //! the resolv file and hands its text in.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,9 +57,13 @@ pub struct Cli {
     /// Lower bound (seconds) on positive cache lifetimes.
     #[arg(long = "min-cache-ttl", default_value_t = 0)]
     pub min_cache_ttl: u32,
-    /// Upper bound (seconds) on positive cache lifetimes.
-    #[arg(long = "max-cache-ttl", default_value_t = u32::MAX)]
+    /// Upper bound (seconds) on every cached TTL (one day by default, as unbound).
+    #[arg(long = "max-cache-ttl", default_value_t = crate::cache::DEFAULT_MAX_TTL)]
     pub max_cache_ttl: u32,
+    /// Largest UDP reply we send (with the client's EDNS size as the other bound; 512
+    /// without EDNS) and the EDNS size we announce upstream (dnsmasq's option name).
+    #[arg(short = 'P', long = "edns-packet-max", default_value_t = 1232, value_parser = clap::value_parser!(u16).range(512..))]
+    pub edns_packet_max: u16,
     /// Add the client's address to queries as EDNS Client Subnet (dnsmasq spelling
     /// `--add-subnet[=<v4 prefix>[,<v6 prefix>]]`; bare: the full address, 32 and 128), for the
     /// routes of `--add-subnet-domain` only.
@@ -79,7 +83,8 @@ pub struct Cli {
     /// (dnsmasq) log destination: we log to stderr.
     #[arg(long = "log-facility", hide = true)]
     pub log_facility: Option<String>,
-    /// (dnsmasq) loop detection: we drop upstreams that are ourselves and guard CNAME loops.
+    /// (dnsmasq) loop detection: always on here (upstreams that are our own listening address
+    /// are refused with a log line, CNAME loops across routes answer SERVFAIL).
     #[arg(long = "dns-loop-detect", hide = true)]
     pub dns_loop_detect: bool,
     /// (dnsmasq) log queries: use --v=4 for per-query debug logs.
@@ -120,9 +125,25 @@ pub struct Cli {
     /// Write `ready\n` to this descriptor once serving, then close it.
     #[arg(long = "ready-fd")]
     pub ready_fd: Option<RawFd>,
+    /// Serve `/metrics` on this inherited, listening TCP socket instead of binding
+    /// `--metrics-port` (nanny hand-over: the port never changes hands).
+    #[arg(long = "inherit-metrics-fd")]
+    pub inherit_metrics_fd: Option<RawFd>,
+    /// On SIGTERM, write the fresh cache entries to this descriptor (nanny hand-over).
+    #[arg(long = "cache-dump-fd")]
+    pub cache_dump_fd: Option<RawFd>,
+    /// Read a previous process's cache entries from this descriptor while serving.
+    #[arg(long = "cache-load-fd")]
+    pub cache_load_fd: Option<RawFd>,
+    /// Take part in the warm cache hand-over (`false`: every config change starts cold).
+    #[arg(long = "cache-handover", default_value_t = true, action = ArgAction::Set)]
+    pub cache_handover: bool,
     /// Serve Prometheus `/metrics` on this port (first listen address, else 0.0.0.0).
     #[arg(long = "metrics-port")]
     pub metrics_port: Option<u16>,
+    /// Bound on the bytes the cache holds, besides `--cache-size` entries (0: entries only).
+    #[arg(long = "cache-max-bytes", default_value_t = crate::cache::DEFAULT_MAX_BYTES)]
+    pub cache_max_bytes: u64,
     /// Answer from expired entries (TTL 30) when every upstream fails (RFC 8767).
     #[arg(long = "serve-stale")]
     pub serve_stale: bool,
@@ -175,7 +196,6 @@ impl Cli {
             (self.keep_in_foreground, "--keep-in-foreground"),
             (self.no_daemon, "--no-daemon"),
             (self.log_facility.is_some(), "--log-facility"),
-            (self.dns_loop_detect, "--dns-loop-detect"),
             (self.log_queries.is_some(), "--log-queries"),
             (self.log_async.is_some(), "--log-async"),
             (self.bind_interfaces, "--bind-interfaces"),
@@ -213,10 +233,17 @@ impl Cli {
 
     /// Checks combinations clap cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let fds: Vec<RawFd> = [self.inherit_udp_fd, self.inherit_tcp_fd, self.ready_fd]
-            .into_iter()
-            .flatten()
-            .collect();
+        let fds: Vec<RawFd> = [
+            self.inherit_udp_fd,
+            self.inherit_tcp_fd,
+            self.ready_fd,
+            self.inherit_metrics_fd,
+            self.cache_dump_fd,
+            self.cache_load_fd,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if fds.iter().any(|&fd| fd < 3) {
             bail!("inherited descriptors must be 3 or higher");
         }
@@ -247,15 +274,8 @@ impl Cli {
             (false, Some(text)) => route::parse_resolv_conf(text),
             _ => Vec::new(),
         };
-        let own: Vec<SocketAddr> = if self.inherits() {
-            Vec::new()
-        } else {
-            self.listen_addresses()
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, self.port))
-                .collect()
-        };
-        let routes = Routes::new(&servers, &resolv).without_self(&own);
+        // Loop detection needs the addresses actually bound (or inherited): `run` does it.
+        let routes = Routes::new(&servers, &resolv);
         let add_subnet = match &self.add_subnet {
             Some(value) => Some(self.add_subnet(value, &routes)?),
             None => None,
@@ -264,6 +284,7 @@ impl Cli {
             routes,
             cache: Policy {
                 capacity: self.cache_size,
+                max_bytes: self.cache_max_bytes,
                 neg_ttl: self.neg_ttl,
                 min_ttl: self.min_cache_ttl,
                 max_ttl: self.max_cache_ttl,
@@ -278,6 +299,7 @@ impl Cli {
                 forward_max: self.dns_forward_max,
                 upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
                 serve_stale: self.serve_stale,
+                edns_packet_max: self.edns_packet_max,
             },
             tcp: TcpLimits {
                 idle: Duration::from_millis(self.tcp_idle_timeout_ms),

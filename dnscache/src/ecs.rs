@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::cache::Entry;
+use crate::key::{self, Key};
 use crate::route::RouteId;
 use crate::wire;
 
@@ -228,8 +229,9 @@ pub struct ClientCache {
 }
 
 /// The question key followed by the client address (16 bytes, IPv4 as mapped IPv6).
-fn client_key<'b>(key: &[u8], client: IpAddr, buf: &'b mut [u8; wire::MAX_KEY + 16]) -> &'b [u8] {
-    let n = key.len().min(wire::MAX_KEY);
+fn client_key<'b>(key: &Key, client: IpAddr, buf: &'b mut [u8; key::MAX_KEY + 16]) -> &'b [u8] {
+    let key = key.as_bytes();
+    let n = key.len().min(key::MAX_KEY);
     buf[..n].copy_from_slice(&key[..n]);
     let octets = match client.to_canonical() {
         IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
@@ -248,19 +250,19 @@ impl ClientCache {
     }
 
     /// The fresh entry for `key` computed for `client`.
-    pub fn get(&self, key: &[u8], client: IpAddr, now: Instant) -> Option<Entry> {
+    pub fn get(&self, key: &Key, client: IpAddr, now: Instant) -> Option<Entry> {
         let c = self.inner.as_ref()?;
-        let mut buf = [0u8; wire::MAX_KEY + 16];
+        let mut buf = [0u8; key::MAX_KEY + 16];
         c.get(client_key(key, client, &mut buf))
             .filter(|e| e.fresh(now))
     }
 
     /// Stores `entry` for `key` and `client` when it has a lifetime.
-    pub fn insert(&self, key: &[u8], client: IpAddr, entry: Entry) {
+    pub fn insert(&self, key: &Key, client: IpAddr, entry: Entry) {
         if let Some(c) = &self.inner
             && entry.lifetime() > 0
         {
-            let mut buf = [0u8; wire::MAX_KEY + 16];
+            let mut buf = [0u8; key::MAX_KEY + 16];
             c.insert(client_key(key, client, &mut buf).into(), entry);
         }
     }

@@ -20,11 +20,14 @@ pub mod cli;
 pub mod cname;
 pub mod ecs;
 pub mod handover;
+pub mod key;
 pub mod metrics;
 pub mod pipeline;
 pub mod route;
+pub mod scrub;
 pub mod server;
 pub mod upstream;
+pub mod warm;
 pub mod wire;
 
 use std::sync::Arc;
@@ -110,6 +113,13 @@ pub async fn run(
 ) -> Result<(), Error> {
     let token = shutdown.into().stop;
     let metrics = Arc::new(metrics::Metrics::register(&registry)?);
+    let own: Vec<std::net::SocketAddr> = (sockets.dns.iter())
+        .filter_map(|d| d.local_addr().ok())
+        .collect();
+    let cfg = Config {
+        routes: cfg.routes.without_self(&own),
+        ..cfg
+    };
     metrics
         .cache_size
         .set(i64::try_from(cfg.cache.capacity).unwrap_or(i64::MAX));
@@ -168,7 +178,13 @@ pub async fn run(
     if let Some(ready) = sockets.ready {
         handover::signal_ready(ready)?;
     }
+    if let Some(f) = sockets.cache_load {
+        warm_start(pipeline.clone(), f);
+    }
     token.cancelled().await;
+    let dumped = sockets
+        .cache_dump
+        .map(|f| warm_hand_over(pipeline.clone(), f));
     tracing::info!(
         in_flight = pipeline.in_flight(),
         "stopped reading, draining in-flight queries"
@@ -178,6 +194,49 @@ pub async fn run(
         w.join().await;
     }
     in_flight.close();
-    ops::shutdown::drain("in-flight queries", cfg.drain, in_flight.wait()).await;
+    let dumped = async {
+        if let Some(done) = dumped {
+            let _ = tokio::time::timeout(cfg.drain, done).await;
+        }
+    };
+    let drained = ops::shutdown::drain("in-flight queries", cfg.drain, in_flight.wait());
+    tokio::join!(drained, dumped);
     Ok(())
+}
+
+/// Loads the previous process's cache on a thread of its own (it arrives once that process
+/// got SIGTERM, after we are ready).
+fn warm_start(p: Arc<Pipeline>, f: std::fs::File) {
+    let spawned = std::thread::Builder::new()
+        .name("dnscache-warm".into())
+        .spawn(move || match warm::load(p.cache(), &p.routes, f) {
+            Ok(n) => tracing::info!(
+                kept = n.kept,
+                dropped = n.dropped,
+                "cache entries taken over from the previous process (dropped: route changed)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cache hand-over stopped early"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the cache hand-over");
+    }
+}
+
+/// Writes the cache for the next process on a detached thread (a reader that never reads
+/// must not hold up the exit: the caller waits at most the drain bound).
+fn warm_hand_over(p: Arc<Pipeline>, f: std::fs::File) -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("dnscache-dump".into())
+        .spawn(move || {
+            match warm::dump(p.cache(), &p.routes, f) {
+                Ok(n) => tracing::info!(entries = n, "cache handed over to the next process"),
+                Err(e) => tracing::debug!(error = %e, "cache hand-over not read"),
+            }
+            let _ = tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the cache hand-over");
+    }
+    rx
 }

@@ -28,7 +28,9 @@ fn bind(cli: &Cli) -> anyhow::Result<Bound> {
         },
         _ => server::bind(&cli.listen_addresses(), cli.port, workers)?,
     };
-    if let Some(port) = cli.metrics_port {
+    if let Some(fd) = cli.inherit_metrics_fd {
+        bound.metrics = Some(handover::inherit_tcp(fd)?);
+    } else if let Some(port) = cli.metrics_port {
         let ip = cli.listen_addresses()[0];
         let l = ops::net::bind_http(SocketAddr::new(ip, port))
             .with_context(|| format!("binding metrics port {port}"))?;
@@ -36,6 +38,11 @@ fn bind(cli: &Cli) -> anyhow::Result<Bound> {
     }
     if let Some(fd) = cli.ready_fd {
         bound.ready = Some(handover::ready_fd(fd)?);
+    }
+    let dump = cli.cache_dump_fd.map(handover::ready_fd).transpose()?;
+    let load = cli.cache_load_fd.map(handover::ready_fd).transpose()?;
+    if cli.cache_handover {
+        (bound.cache_dump, bound.cache_load) = (dump, load);
     }
     Ok(bound)
 }

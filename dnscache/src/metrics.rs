@@ -4,7 +4,7 @@
 //! (dnsmasq semantics: hits, misses, insertions, evictions), and forwarder health counters.
 //! Must not use a global registry or do I/O.
 
-use prometheus::{IntCounter, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Every counter of one dnscache instance.
 #[derive(Debug, Clone)]
@@ -27,6 +27,10 @@ pub struct Metrics {
     pub stale_served: IntCounter,
     /// Malformed queries (answered FORMERR or dropped).
     pub malformed: IntCounter,
+    /// Upstream replies refused, by cause (`malformed`, `question_mismatch`).
+    pub bad_replies: IntCounterVec,
+    /// Records dropped from upstream replies because they lie outside the server's route.
+    pub out_of_route: IntCounter,
     /// Entries in the cache (set when scraped).
     pub cache_entries: IntGauge,
     /// `--cache-size`.
@@ -94,6 +98,22 @@ impl Metrics {
                 "dnscache_malformed_queries_total",
                 "Malformed queries received.",
             )?,
+            bad_replies: {
+                let c = IntCounterVec::new(
+                    Opts::new(
+                        "dnscache_upstream_bad_replies_total",
+                        "Upstream replies refused (the client got SERVFAIL), by cause.",
+                    ),
+                    &["cause"],
+                )?;
+                reg.register(Box::new(c.clone()))?;
+                c
+            },
+            out_of_route: counter(
+                reg,
+                "dnscache_upstream_out_of_route_records_total",
+                "Records dropped from upstream replies: outside the route of the server.",
+            )?,
             cache_entries: gauge(reg, "dnscache_cache_entries", "Entries in the cache.")?,
             cache_size: gauge(
                 reg,
@@ -101,5 +121,10 @@ impl Metrics {
                 "Configured cache capacity (--cache-size).",
             )?,
         })
+    }
+
+    /// Counts an upstream reply refused for `cause`.
+    pub fn bad_reply(&self, cause: &str) {
+        self.bad_replies.with_label_values(&[cause]).inc();
     }
 }

@@ -13,13 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
+use tokio::sync::watch;
 
-use crate::cache::{Cache, Entry, Lookup};
+use crate::cache::{Cache, Entry, Lookup, Served};
+use crate::key::Key;
 use crate::metrics::Metrics;
 use crate::route::{self, RouteId, Routes};
-use crate::wire::{self, WireError};
-use crate::{chaos, cname, ecs, upstream};
+use crate::upstream::Exchange;
+use crate::wire::{self, Rcode, WireError};
+use crate::{chaos, cname, ecs, scrub, upstream};
 
 /// Settings of the miss path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// Serve expired entries when every upstream fails (RFC 8767).
     pub serve_stale: bool,
+    /// `--edns-packet-max`: largest UDP reply we send and the EDNS size we announce.
+    pub edns_packet_max: u16,
 }
 
 impl Default for Settings {
@@ -38,6 +43,7 @@ impl Default for Settings {
             forward_max: 1500,
             upstream_timeout: Duration::from_secs(2),
             serve_stale: false,
+            edns_packet_max: 1232,
         }
     }
 }
@@ -48,12 +54,18 @@ pub struct Failed;
 
 /// Outcome of a resolution shared by coalesced queries.
 pub type Resolved = Result<Entry, Failed>;
-type Pending = Shared<BoxFuture<'static, Resolved>>;
+
+/// Where followers of a coalesced miss wait for its leader. A channel, not a shared future:
+/// the leader's sockets and timers belong to the runtime of the thread that started it, and
+/// a follower on another thread must never poll them (that runtime may be gone first at
+/// shutdown, and tokio panics on a timer of a runtime that has shut down). A leader that is
+/// dropped closes the channel, and its followers answer SERVFAIL.
+type Flight = watch::Receiver<Option<Resolved>>;
 
 /// Largest reply a transport may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    /// UDP: 512 bytes, or the client's EDNS payload size.
+    /// UDP: 512 bytes, or the client's EDNS payload size capped by `--edns-packet-max`.
     Udp,
     /// TCP: 65535 bytes.
     Tcp,
@@ -71,7 +83,7 @@ pub enum Step {
 
 /// A query that missed the cache; holds one `--dns-forward-max` slot until dropped.
 pub struct Miss {
-    key: Box<[u8]>,
+    key: Box<Key>,
     packet: Box<[u8]>,
     stale: Option<Entry>,
     transport: Transport,
@@ -95,9 +107,28 @@ pub struct Pipeline {
     pub(crate) metrics: Arc<Metrics>,
     settings: Settings,
     in_flight: Arc<AtomicUsize>,
-    pending: Mutex<HashMap<Box<[u8]>, Pending>>,
+    pending: Mutex<HashMap<Pending, Flight>>,
     add_subnet: Option<ecs::AddSubnet>,
     client_cache: ecs::ClientCache,
+}
+
+/// What identical misses share: the question, and the client when its route gets a client
+/// subnet option (two clients never share one resolution then).
+type Pending = (Key, Option<IpAddr>);
+
+/// Removes a leader's entry from the pending table however it ends (done or dropped).
+struct Leader<'a> {
+    pending: &'a Mutex<HashMap<Pending, Flight>>,
+    key: &'a Pending,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.key);
+    }
 }
 
 impl Pipeline {
@@ -152,8 +183,8 @@ impl Pipeline {
             Err(e) => {
                 self.metrics.malformed.inc();
                 let rcode = match e {
-                    WireError::NotImp => wire::rcode::NOTIMP,
-                    _ => wire::rcode::FORMERR,
+                    WireError::NotImp => Rcode::NOTIMP,
+                    _ => Rcode::FORMERR,
                 };
                 wire::write_header_only(packet, rcode, out);
                 return Step::Reply;
@@ -163,19 +194,19 @@ impl Pipeline {
             chaos::answer(&q, &self.metrics, out);
             return Step::Reply;
         }
-        let mut key_buf = [0u8; wire::MAX_KEY];
-        let key_len = q.key(&mut key_buf);
-        let key = &key_buf[..key_len];
+        let key = Key::of(&q);
         let now = Instant::now();
         let client = client.filter(|_| self.add_subnet.is_some());
-        if let Some(e) = client.and_then(|c| self.client_cache.get(key, c, now)) {
+        if let Some(e) = client.and_then(|c| self.client_cache.get(&key, c, now)) {
             self.metrics.hits.inc();
-            e.render(&q, now, false, limit(&q, transport), out);
+            let limit = self.limit(&q, transport);
+            e.render(&q, now, Served::Cached, limit, out);
             return Step::Reply;
         }
-        let stale = match self.cache.lookup(key, now) {
+        let stale = match self.cache.lookup(&key, now) {
             Lookup::Hit(e) => {
-                e.render(&q, now, false, limit(&q, transport), out);
+                let limit = self.limit(&q, transport);
+                e.render(&q, now, Served::Cached, limit, out);
                 return Step::Reply;
             }
             Lookup::Miss(stale) => stale,
@@ -184,15 +215,16 @@ impl Pipeline {
         let slot = Slot(self.in_flight.clone());
         if taken >= self.settings.forward_max {
             self.metrics.forward_refused.inc();
-            wire::write_error(&q, wire::rcode::REFUSED, false, out);
+            wire::write_error(&q, Rcode::REFUSED, false, out);
             return Step::Reply;
         }
+        let client = self.subnet_client(&key, client);
         Step::Miss(Miss {
-            key: key.into(),
+            key: Box::new(key),
             packet: packet.into(),
             stale,
             transport,
-            client: self.subnet_client(key, client),
+            client,
             _slot: slot,
         })
     }
@@ -203,128 +235,142 @@ impl Pipeline {
         let Ok(q) = wire::parse_query(&m.packet) else {
             return;
         };
-        let limit = limit(&q, m.transport);
+        let limit = self.limit(&q, m.transport);
         let now = Instant::now();
         match (resolved, m.stale) {
-            (Ok(entry), _) => entry.render(&q, now, false, limit, out),
+            (Ok(entry), _) => entry.render(&q, now, Served::Fresh, limit, out),
             (Err(Failed), Some(stale)) if self.settings.serve_stale => {
                 self.metrics.stale_served.inc();
-                stale.render(&q, now, true, limit, out);
+                stale.render(&q, now, Served::Stale, limit, out);
             }
             (Err(Failed), _) => {
                 self.metrics.servfail.inc();
-                wire::write_error(&q, wire::rcode::SERVFAIL, false, out);
+                wire::write_error(&q, Rcode::SERVFAIL, false, out);
             }
         }
     }
 
+    /// Largest reply `transport` may carry to the client of `q`.
+    fn limit(&self, q: &wire::Query<'_>, transport: Transport) -> usize {
+        match transport {
+            Transport::Udp => q.udp_limit(self.settings.edns_packet_max),
+            Transport::Tcp => usize::from(u16::MAX),
+        }
+    }
+
     /// `client` when the route of `key` gets a client subnet option.
-    fn subnet_client(&self, key: &[u8], client: Option<IpAddr>) -> Option<IpAddr> {
+    fn subnet_client(&self, key: &Key, client: Option<IpAddr>) -> Option<IpAddr> {
         let (add, client) = (self.add_subnet.as_ref()?, client?);
-        let route = self.routes.lookup(&key[..key.len() - 5]);
+        let route = self.routes.lookup(key.name());
         add.for_route(route, client).map(|s| s.addr)
     }
 
     /// Joins an identical resolution in flight (for the same client when the reply may
     /// depend on it), or starts one.
-    async fn resolve_coalesced(self: &Arc<Self>, key: &[u8], client: Option<IpAddr>) -> Resolved {
-        let mut pending_key = key.to_vec();
-        if let Some(c) = client {
-            pending_key.extend_from_slice(c.to_string().as_bytes());
-        }
-        let fut = {
+    async fn resolve_coalesced(self: &Arc<Self>, key: &Key, client: Option<IpAddr>) -> Resolved {
+        let pending_key = (key.clone(), client);
+        let joined = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match pending.get(pending_key.as_slice()) {
-                Some(f) => f.clone(),
+            match pending.get(&pending_key) {
+                Some(rx) => Err(rx.clone()),
                 None => {
-                    let this = self.clone();
-                    let k: Box<[u8]> = key.into();
-                    let pk: Box<[u8]> = pending_key.into();
-                    let pk2 = pk.clone();
-                    let f = async move {
-                        let r = this.resolve(&k, 0, Vec::new(), client).await;
-                        this.pending
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&pk2);
-                        r
-                    }
-                    .boxed()
-                    .shared();
-                    pending.insert(pk, f.clone());
-                    f
+                    let (tx, rx) = watch::channel(None);
+                    pending.insert(pending_key.clone(), rx);
+                    Ok(tx)
                 }
             }
         };
-        fut.await
+        match joined {
+            Ok(tx) => {
+                let _leader = Leader {
+                    pending: &self.pending,
+                    key: &pending_key,
+                };
+                let r = self.resolve(key, 0, Vec::new(), client).await;
+                tx.send_replace(Some(r.clone()));
+                r
+            }
+            Err(mut rx) => match rx.wait_for(Option::is_some).await {
+                Ok(r) => r.clone().unwrap_or(Err(Failed)),
+                Err(_) => Err(Failed),
+            },
+        }
     }
 
-    /// Asks the upstreams of `key`'s route, completes CNAME chains that leave the route, and
-    /// caches the result. `visited` holds the names of the CNAME chain so far (loop guard).
-    /// `client` is set when the route gets a client subnet option.
+    /// Asks the upstreams of `key`'s route, keeps what the route may answer, completes CNAME
+    /// chains that leave the route, and caches the result. `visited` holds the names of the
+    /// CNAME chain so far (loop guard). `client` is set when the route gets a client subnet
+    /// option.
     pub(crate) fn resolve<'a>(
         self: &'a Arc<Self>,
-        key: &'a [u8],
+        key: &'a Key,
         depth: usize,
-        visited: Vec<Vec<u8>>,
+        mut visited: Vec<Vec<u8>>,
         client: Option<IpAddr>,
     ) -> BoxFuture<'a, Resolved> {
         async move {
-            let name = &key[..key.len() - 5];
+            let name = key.name();
             let route = self.routes.lookup(name);
             let Some(servers) = self.routes.servers(route) else {
                 return Ok(self.local_nxdomain(key));
             };
-            let timeout = self.settings.upstream_timeout;
+            let how = Exchange {
+                timeout: self.settings.upstream_timeout,
+                payload: self.settings.edns_packet_max,
+            };
             let subnet = client.and_then(|c| self.add_subnet.as_ref()?.for_route(route, c));
-            let mut reply = upstream::forward(servers, key, subnet, timeout, &self.metrics).await;
+            let mut reply = upstream::forward(servers, key, subnet, how, &self.metrics).await;
             let refused = reply
-                .as_ref()
-                .is_some_and(|r| r[3] & 0x0F == wire::rcode::REFUSED);
+                .as_deref()
+                .is_some_and(|r| Rcode::of(r) == Some(Rcode::REFUSED));
             if refused && route != RouteId::Default && route::is_reverse(name) {
                 // kubedns refuses reverse names of addresses it does not own: ask the world.
                 let defaults = self.routes.default_servers();
-                if let Some(r) =
-                    upstream::forward(defaults, key, None, timeout, &self.metrics).await
-                {
+                if let Some(r) = upstream::forward(defaults, key, None, how, &self.metrics).await {
                     reply = Some(r);
                 }
             }
-            let qtype = u16::from_be_bytes([key[key.len() - 5], key[key.len() - 4]]);
             let Some(mut bytes) = reply else {
-                tracing::debug!(
-                    qname = %wire::name_to_string(name),
-                    qtype,
-                    route = self.routes.describe(route),
-                    "every upstream failed"
-                );
+                tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), route = self.routes.describe(route), "every upstream failed");
                 return Err(Failed);
             };
-            tracing::debug!(
-                qname = %wire::name_to_string(name),
-                qtype,
-                rcode = bytes[3] & 0x0F,
-                route = self.routes.describe(route),
-                "forwarded"
-            );
-            // A reply computed for this client (scope above 0) is kept for this client only.
+            // The client subnet option goes before the scrubber sees the reply (our client
+            // never asked for it). A reply computed for this client (scope above 0) is kept
+            // for this client only.
             let own = match subnet {
                 Some(s) => {
-                    let edns = key[key.len() - 1] & wire::KEY_EDNS != 0;
-                    ecs::strip(&mut bytes, edns).unwrap_or(0) > 0 && s.prefix > 0
+                    let scope = ecs::strip(&mut bytes, key.flags().edns()).unwrap_or(0);
+                    scope > 0 && s.prefix > 0
                 }
                 None => false,
             };
-            let Some(info) = wire::scan_reply(&bytes) else {
-                return Err(Failed);
+            let s = match scrub::scrub(bytes, key, route, &self.routes) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.metrics.bad_reply(e.cause());
+                    tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), route = self.routes.describe(route), error = %e, "refused an upstream reply");
+                    return Err(Failed);
+                }
             };
-            let (bytes, info) = if info.cnames > 0 {
-                cname::complete(self, route, key, bytes, info, depth, visited).await?
-            } else {
-                (bytes, info)
+            tracing::debug!(qname = %wire::name_to_string(name), qtype = key.qtype(), rcode = s.info.rcode.value(), route = self.routes.describe(route), dropped = s.dropped, "forwarded");
+            if s.dropped > 0 {
+                self.metrics.out_of_route.inc_by(s.dropped as u64);
+            }
+            let next = match &s.dangling {
+                Some(t) => cname::next(key, &s.info, t, depth, &mut visited).map_err(|_| Failed)?,
+                None => None,
             };
-            let flags = key[key.len() - 1];
-            let entry = Entry::from_reply(bytes, &info, self.cache.policy(), flags);
+            let (bytes, info) = match next {
+                None => (s.bytes, s.info),
+                Some(sub_key) => {
+                    let sub = match self.cache.peek(&sub_key, Instant::now()) {
+                        Some(e) => e,
+                        None => self.resolve(&sub_key, depth + 1, visited, None).await?,
+                    };
+                    cname::merge(&s.bytes, &sub.aged(Instant::now())).ok_or(Failed)?
+                }
+            };
+            let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key.flags());
             match client.filter(|_| own) {
                 Some(c) => self.client_cache.insert(key, c, entry.clone()),
                 None => self.cache.insert(key, entry.clone()),
@@ -334,19 +380,12 @@ impl Pipeline {
         .boxed()
     }
 
-    fn local_nxdomain(&self, key: &[u8]) -> Entry {
+    fn local_nxdomain(&self, key: &Key) -> Entry {
         let mut bytes = vec![0, 0, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0];
-        bytes.extend_from_slice(&key[..key.len() - 1]);
+        bytes.extend_from_slice(key.question());
         let info = wire::scan_reply(&bytes).unwrap_or_default();
-        let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key[key.len() - 1]);
+        let entry = Entry::from_reply(bytes, &info, self.cache.policy(), key.flags());
         self.cache.insert(key, entry.clone());
         entry
-    }
-}
-
-fn limit(q: &wire::Query<'_>, transport: Transport) -> usize {
-    match transport {
-        Transport::Udp => q.udp_limit(),
-        Transport::Tcp => usize::from(u16::MAX),
     }
 }

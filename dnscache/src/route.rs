@@ -204,6 +204,12 @@ impl Routes {
         }
     }
 
+    /// True when routes `a` and `b` send queries to the same place (two domains of one stub
+    /// server, or a `#` route and the defaults).
+    pub fn same_servers(&self, a: RouteId, b: RouteId) -> bool {
+        a == b || self.servers(a) == self.servers(b)
+    }
+
     /// The default upstreams.
     pub fn default_servers(&self) -> &[SocketAddr] {
         &self.default
@@ -217,7 +223,9 @@ impl Routes {
         }
     }
 
-    /// Drops every upstream equal to one of `own` (a forwarding loop to ourselves).
+    /// Drops every upstream equal to one of `own` (our own listening addresses): a query
+    /// sent there would come back to us forever (dnsmasq's `--dns-loop-detect`). Logged per
+    /// server; a domain route left without servers answers SERVFAIL.
     pub fn without_self(mut self, own: &[SocketAddr]) -> Routes {
         let is_self = |a: &SocketAddr| {
             own.iter().any(|o| {
@@ -225,10 +233,20 @@ impl Routes {
                     && (o.ip() == a.ip() || (o.ip().is_unspecified() && a.ip().is_loopback()))
             })
         };
-        let before = self.default.len();
-        self.default.retain(|a| !is_self(a));
-        if self.default.len() != before {
-            tracing::warn!("ignoring default upstreams that point at this server (loop)");
+        let refuse = |domain: &str, servers: &mut Vec<SocketAddr>| {
+            servers.retain(|a| {
+                let looped = is_self(a);
+                if looped {
+                    tracing::warn!(server = %a, domain, "refusing an upstream that is this server's own address (forwarding loop)");
+                }
+                !looped
+            });
+        };
+        refuse("", &mut self.default);
+        for (domain, target) in &mut self.routes {
+            if let Target::Servers(servers) = target {
+                refuse(domain, servers);
+            }
         }
         self
     }

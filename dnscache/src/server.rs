@@ -28,6 +28,10 @@ pub struct Bound {
     pub metrics: Option<std::net::TcpListener>,
     /// Where to write `ready\n` once serving.
     pub ready: Option<std::fs::File>,
+    /// Where to write the cache on SIGTERM, for the next process (`--cache-dump-fd`).
+    pub cache_dump: Option<std::fs::File>,
+    /// Where to read the previous process's cache from (`--cache-load-fd`).
+    pub cache_load: Option<std::fs::File>,
 }
 
 /// Binds UDP (`workers` sockets per address) and TCP on every address, at `port` (0: a free

@@ -15,8 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 use crate::ecs::{self, Subnet};
+use crate::key::Key;
 use crate::metrics::Metrics;
-use crate::wire;
+use crate::wire::{self, Rcode};
 
 /// Receive buffer for UDP replies. We advertise 1232 bytes (or 512 without EDNS); a reply
 /// that fills the buffer may have been cut, so it is retried over TCP.
@@ -41,15 +42,19 @@ pub enum UpstreamError {
     },
 }
 
-/// True when `reply` answers `query`: our ID, QR set, the same question (any case).
-pub fn accepts(reply: &[u8], query: &[u8]) -> bool {
-    reply.len() >= wire::HEADER
-        && reply[..2] == query[..2]
-        && reply[2] & 0x80 != 0
-        && wire::same_question(reply, query)
+/// True when `reply` answers `query`: our ID, QR set, the same question (any case). A reply
+/// with our ID but another question is counted (`question_mismatch`).
+pub fn accepts(reply: &[u8], query: &[u8], metrics: &Metrics) -> bool {
+    let ours =
+        reply.len() >= wire::HEADER && reply[..2] == query[..2] && reply[2] & wire::flag::QR != 0;
+    if ours && !wire::same_question(reply, query) {
+        metrics.bad_reply("question_mismatch");
+        return false;
+    }
+    ours
 }
 
-async fn udp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+async fn udp(server: SocketAddr, query: &[u8], metrics: &Metrics) -> io::Result<Vec<u8>> {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -66,16 +71,16 @@ async fn udp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(UDP_BUF);
         let n = sock.recv_buf(&mut buf).await?;
         if n >= UDP_BUF && buf.len() > 2 {
-            buf[2] |= 0x02; // possibly cut: mark truncated, the caller retries over TCP
+            buf[2] |= wire::flag::TC; // possibly cut: mark truncated, the caller retries over TCP
         }
-        if accepts(&buf, query) {
+        if accepts(&buf, query, metrics) {
             return Ok(buf);
         }
         tracing::debug!(upstream = %server, "ignoring a reply that does not match our query");
     }
 }
 
-async fn tcp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+async fn tcp(server: SocketAddr, query: &[u8], metrics: &Metrics) -> io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(server).await?;
     s.set_nodelay(true)?;
     let mut framed = Vec::with_capacity(query.len() + 2);
@@ -87,24 +92,34 @@ async fn tcp(server: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
         s.read_exact(&mut len).await?;
         let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
         s.read_exact(&mut buf).await?;
-        if accepts(&buf, query) {
+        if accepts(&buf, query, metrics) {
             return Ok(buf);
         }
     }
 }
 
-/// One exchange with `server` for the question in `key` (a cache key), with the client
-/// `subnet` option when given, UDP first, TCP when the UDP reply is truncated, each bounded
-/// by `timeout`.
+/// How to talk to upstreams.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// Bound on one exchange with one server (UDP and the TCP retry each).
+    pub timeout: Duration,
+    /// EDNS payload size we announce (`--edns-packet-max`).
+    pub payload: u16,
+}
+
+/// One exchange with `server` for the question in `key`, with the client `subnet` option
+/// when given, UDP first, TCP when the UDP reply is truncated, each bounded by the timeout.
 pub async fn exchange(
     server: SocketAddr,
-    key: &[u8],
+    key: &Key,
     subnet: Option<Subnet>,
-    timeout: Duration,
+    how: Exchange,
+    metrics: &Metrics,
 ) -> Result<Vec<u8>, UpstreamError> {
-    let mut query = Vec::with_capacity(key.len() + 48);
+    let timeout = how.timeout;
+    let mut query = Vec::with_capacity(key.as_bytes().len() + 48);
     let build = |query: &mut Vec<u8>| {
-        wire::build_upstream_query(rand::random::<u16>(), key, query);
+        wire::build_upstream_query(rand::random::<u16>(), key, how.payload, query);
         if let Some(s) = subnet {
             ecs::add(query, s);
         }
@@ -115,37 +130,38 @@ pub async fn exchange(
         source,
     };
     let timed_out = |_| UpstreamError::UpstreamTimeout { upstream: server };
-    let reply = tokio::time::timeout(timeout, udp(server, &query))
+    let reply = tokio::time::timeout(timeout, udp(server, &query, metrics))
         .await
         .map_err(timed_out)?
         .map_err(io_err)?;
-    if reply[2] & 0x02 == 0 {
+    if reply[2] & wire::flag::TC == 0 {
         return Ok(reply);
     }
     tracing::debug!(upstream = %server, "truncated reply, retrying over TCP");
     build(&mut query);
-    tokio::time::timeout(timeout, tcp(server, &query))
+    tokio::time::timeout(timeout, tcp(server, &query, metrics))
         .await
         .map_err(timed_out)?
         .map_err(io_err)
 }
 
-/// Tries `servers` in order (each gets `subnet`, when given). A reply with SERVFAIL or REFUSED moves on to the next server;
-/// the last such reply is returned when nobody did better. `None`: nobody answered.
+/// Tries `servers` in order (each gets `subnet`, when given). A reply with SERVFAIL or
+/// REFUSED moves on to the next server; the last such reply is returned when nobody did
+/// better. `None`: nobody answered.
 pub async fn forward(
     servers: &[SocketAddr],
-    key: &[u8],
+    key: &Key,
     subnet: Option<Subnet>,
-    timeout: Duration,
+    how: Exchange,
     metrics: &Metrics,
 ) -> Option<Vec<u8>> {
     let mut last = None;
     for &server in servers {
-        match exchange(server, key, subnet, timeout).await {
+        match exchange(server, key, subnet, how, metrics).await {
             Ok(reply) => {
-                let rcode = reply[3] & 0x0F;
-                if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {
-                    tracing::debug!(upstream = %server, rcode, "upstream declined, trying the next");
+                let rcode = Rcode::of(&reply);
+                if rcode == Some(Rcode::SERVFAIL) || rcode == Some(Rcode::REFUSED) {
+                    tracing::debug!(upstream = %server, ?rcode, "upstream declined, trying the next");
                     last = Some(reply);
                     continue;
                 }

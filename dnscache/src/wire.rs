@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+use crate::key::Key;
+
 /// Length of the fixed header.
 pub const HEADER: usize = 12;
 /// Type code of the OPT pseudo-record.
@@ -17,30 +19,50 @@ pub const TYPE_SOA: u16 = 6;
 pub const TYPE_CNAME: u16 = 5;
 /// Class CHAOS.
 pub const CLASS_CH: u16 = 3;
-/// Response codes used here.
-pub mod rcode {
-    /// No error.
-    pub const NOERROR: u8 = 0;
-    /// Format error.
-    pub const FORMERR: u8 = 1;
-    /// Server failure.
-    pub const SERVFAIL: u8 = 2;
-    /// Name does not exist.
-    pub const NXDOMAIN: u8 = 3;
-    /// Not implemented.
-    pub const NOTIMP: u8 = 4;
-    /// Refused.
-    pub const REFUSED: u8 = 5;
-}
-/// Cache-key flag bits (last byte of a key).
-pub const KEY_DO: u8 = 1;
-/// Checking disabled was set.
-pub const KEY_CD: u8 = 2;
-/// The query carried EDNS.
-pub const KEY_EDNS: u8 = 4;
-/// Longest possible key: 255-byte name + type + class + flags.
-pub const MAX_KEY: usize = 255 + 5;
+/// A response code (RFC 1035 §4.1.1, the low four bits of header byte 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Rcode(u8);
 
+impl Rcode {
+    /// No error.
+    pub const NOERROR: Rcode = Rcode(0);
+    /// Format error.
+    pub const FORMERR: Rcode = Rcode(1);
+    /// Server failure.
+    pub const SERVFAIL: Rcode = Rcode(2);
+    /// Name does not exist.
+    pub const NXDOMAIN: Rcode = Rcode(3);
+    /// Not implemented.
+    pub const NOTIMP: Rcode = Rcode(4);
+    /// Refused.
+    pub const REFUSED: Rcode = Rcode(5);
+
+    /// The response code in a message's header; `None` when shorter than a header.
+    pub fn of(message: &[u8]) -> Option<Rcode> {
+        message.get(3).map(|b| Rcode(b & 0x0F))
+    }
+
+    /// The four-bit value.
+    pub fn value(self) -> u8 {
+        self.0
+    }
+}
+
+/// Header flag bits of bytes 2 and 3 (RFC 1035 §4.1.1).
+pub mod flag {
+    /// Byte 2: this is a response.
+    pub const QR: u8 = 0x80;
+    /// Byte 2: authoritative answer.
+    pub const AA: u8 = 0x04;
+    /// Byte 2: truncated.
+    pub const TC: u8 = 0x02;
+    /// Byte 2: recursion desired.
+    pub const RD: u8 = 0x01;
+    /// Byte 3: recursion available.
+    pub const RA: u8 = 0x80;
+    /// Byte 3: checking disabled.
+    pub const CD: u8 = 0x10;
+}
 /// Why a packet could not be parsed.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum WireError {
@@ -84,34 +106,17 @@ impl<'a> Query<'a> {
         &self.question[..self.name_len]
     }
 
-    /// Largest UDP reply the client accepts.
-    pub fn udp_limit(&self) -> usize {
-        self.edns_payload.map_or(512, |p| usize::from(p.max(512)))
-    }
-
-    /// Writes the cache key (lowercased name, type, class, flags) into `out`; returns its length.
-    pub fn key(&self, out: &mut [u8; MAX_KEY]) -> usize {
-        let n = self.name_len;
-        for (o, b) in out.iter_mut().zip(self.name()) {
-            *o = b.to_ascii_lowercase();
-        }
-        out[n..n + 4].copy_from_slice(&self.question[n..n + 4]);
-        let mut flags = 0;
-        if self.dnssec_ok {
-            flags |= KEY_DO;
-        }
-        if self.cd {
-            flags |= KEY_CD;
-        }
-        if self.edns_payload.is_some() {
-            flags |= KEY_EDNS;
-        }
-        out[n + 4] = flags;
-        n + 5
+    /// Largest UDP reply for this client: 512 without EDNS (RFC 1035 §4.2.1), else the
+    /// payload size it announced (at least 512, RFC 6891 §6.2.5) capped by `cap`
+    /// (`--edns-packet-max`; 1232 avoids IP fragmentation, DNS Flag Day 2020).
+    pub fn udp_limit(&self, cap: u16) -> usize {
+        self.edns_payload
+            .map_or(512, |p| usize::from(p.min(cap).max(512)))
     }
 }
 
-fn u16_at(p: &[u8], at: usize) -> Option<u16> {
+/// The big-endian `u16` at `at`.
+pub fn u16_at(p: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*p.get(at)?, *p.get(at + 1)?]))
 }
 
@@ -237,8 +242,8 @@ pub struct TtlSlot {
 /// What the cache needs to know about an upstream reply.
 #[derive(Debug, Clone, Default)]
 pub struct ReplyInfo {
-    /// Response code (low 4 bits).
-    pub rcode: u8,
+    /// Response code.
+    pub rcode: Rcode,
     /// TC bit.
     pub truncated: bool,
     /// Records in the answer section.
@@ -263,7 +268,7 @@ pub fn scan_reply(p: &[u8]) -> Option<ReplyInfo> {
     let ns = u16_at(p, 8)?;
     let ar = u16_at(p, 10)?;
     let mut info = ReplyInfo {
-        rcode: p[3] & 0x0F,
+        rcode: Rcode(p[3] & 0x0F),
         truncated: p[2] & 0x02 != 0,
         answers: an,
         ..ReplyInfo::default()
@@ -276,7 +281,8 @@ pub fn scan_reply(p: &[u8]) -> Option<ReplyInfo> {
     for n in 0..total {
         i = skip_name(p, i)?;
         let rtype = u16_at(p, i)?;
-        let ttl = u32_at(p, i + 4)?;
+        // A TTL with the top bit set counts as zero (RFC 2181 §8).
+        let ttl = u32_at(p, i + 4).map(|t| if t >= 1 << 31 { 0 } else { t })?;
         let rdlen = usize::from(u16_at(p, i + 8)?);
         let rdata = i + 10;
         if p.len() < rdata + rdlen {
@@ -323,42 +329,47 @@ pub fn same_question(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Writes a header-plus-question reply for `q` with `rcode` (and TC when `truncated`).
-pub fn write_error(q: &Query<'_>, rcode: u8, truncated: bool, out: &mut Vec<u8>) {
+pub fn write_error(q: &Query<'_>, rcode: Rcode, truncated: bool, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&q.id.to_be_bytes());
-    let mut b2 = 0x80 | u8::from(q.rd);
+    let mut b2 = flag::QR | u8::from(q.rd);
     if truncated {
-        b2 |= 0x02;
+        b2 |= flag::TC;
     }
     out.push(b2);
-    out.push(0x80 | (u8::from(q.cd) << 4) | (rcode & 0x0F));
+    let cd = if q.cd { flag::CD } else { 0 };
+    out.push(flag::RA | cd | rcode.0);
     out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
     out.extend_from_slice(q.question);
 }
 
 /// A reply with only a header (for queries whose question could not be parsed).
-pub fn write_header_only(packet: &[u8], rcode: u8, out: &mut Vec<u8>) {
+pub fn write_header_only(packet: &[u8], rcode: Rcode, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&packet[..2]);
-    out.push(0x80 | (packet[2] & 0x79));
-    out.push(rcode & 0x0F);
+    out.push(flag::QR | (packet[2] & 0x79));
+    out.push(flag::RA | rcode.0);
     out.extend_from_slice(&[0; 8]);
 }
 
-/// Builds the query we send upstream: a fresh ID, RD, the lowercased question and an OPT
-/// record when the client used EDNS (payload 1232, DO copied).
-pub fn build_upstream_query(id: u16, key: &[u8], out: &mut Vec<u8>) {
+/// Builds the query we send upstream: a fresh ID, RD, the lowercased question and, when the
+/// client used EDNS, an OPT record announcing `payload` bytes with DO copied.
+pub fn build_upstream_query(id: u16, key: &Key, payload: u16, out: &mut Vec<u8>) {
     out.clear();
-    let flags = key[key.len() - 1];
-    let edns = flags & KEY_EDNS != 0;
+    let flags = key.flags();
     out.extend_from_slice(&id.to_be_bytes());
-    out.push(0x01);
-    out.push(if flags & KEY_CD != 0 { 0x10 } else { 0 });
-    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(edns)]);
-    out.extend_from_slice(&key[..key.len() - 1]);
-    if edns {
-        let do_bit = if flags & KEY_DO != 0 { 0x80 } else { 0 };
-        out.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, do_bit, 0, 0, 0]);
+    out.push(flag::RD);
+    out.push(if flags.checking_disabled() {
+        flag::CD
+    } else {
+        0
+    });
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(flags.edns())]);
+    out.extend_from_slice(key.question());
+    if flags.edns() {
+        let do_bit = if flags.dnssec_ok() { 0x80 } else { 0 };
+        let [hi, lo] = payload.to_be_bytes();
+        out.extend_from_slice(&[0, 0, 41, hi, lo, 0, 0, do_bit, 0, 0, 0]);
     }
 }
 

@@ -3,8 +3,14 @@
 //! and respawn). Reports queries sent / answered / failed / lost, and the time from each
 //! `..data` swap to the new route answering (p50 / p99 / max).
 //!
+//! Modes `warm` and `cold` measure the cache across one change instead: the same load over
+//! 2,000 names until they are cached, then a change that adds a stub domain, and the queries
+//! the default upstream gets in the 5 s after it (with the warm cache hand-over, and with
+//! `--cache-handover=false`).
+//!
 //! Run through `benches/reload.sh` (release binaries). Settings from the environment:
-//! `QPS` (2000), `CHANGES` (20), `GAP_MS` (500, between changes), `MODES` (`handover,kill`),
+//! `QPS` (2000), `CHANGES` (20), `GAP_MS` (500, between changes), `MODES`
+//! (`handover,kill,warm,cold`),
 //! `NANNY_BIN`, `DNSCACHE_BIN` (default: `$CARGO_TARGET_DIR/release/{nanny,dnscache}`).
 //! Everything binds 127.0.0.1; the load stops by itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -174,6 +180,56 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+/// Upstream queries in the 5 s after one change, with (`warm`) or without (`cold`) the cache
+/// hand-over.
+async fn run_warmth(mode: &str, qps: u64) {
+    let stub = MockUpstream::start(|req| Reply::Msg(reply_a(req, STUB_IP, 300))).await;
+    let default = MockUpstream::start(|req| Reply::Msg(reply_a(req, DEFAULT_IP, 300))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(bin("NANNY_BIN", "nanny"));
+    cmd.args(["-v=2", "-logtostderr", "-restartDnsmasq=true"])
+        .arg(format!("-configDir={}", dir.path().display()))
+        .arg(format!(
+            "-dnsmasqExec={}",
+            bin("DNSCACHE_BIN", "dnscache").display()
+        ))
+        .args([
+            "--",
+            "-k",
+            "--cache-size=10000",
+            "--listen-address=127.0.0.1",
+        ])
+        .arg(format!("--cache-handover={}", mode == "warm"))
+        .arg(format!("--port={port}"))
+        .arg(format!(
+            "--server={}#{}",
+            default.addr().ip(),
+            default.addr().port()
+        ))
+        .arg("--no-resolv");
+    let nanny = Proc::spawn(cmd).unwrap();
+    nanny
+        .wait_for_line("dnscache ready", Duration::from_secs(20))
+        .expect("dnscache ready");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = tokio::spawn(load(addr, qps, stop.clone()));
+    // 2,000 names (500 per socket) at `qps`: every name is cached well within 3 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (filled, at) = (default.count(), Instant::now());
+    let swap = swap_and_time(addr, dir.path(), stub.addr(), 0).await;
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(at.elapsed())).await;
+    let after = default.count() - filled;
+    stop.store(true, Ordering::Relaxed);
+    let (sent, ok, failed, lost) = loader.await.unwrap();
+    println!(
+        "{mode:<9} qps={qps} names=2000 cached_before={filled} upstream_queries_5s_after_change={after} \
+         swap_to_route_ms={:.1} sent={sent} ok={ok} failed={failed} lost={lost}",
+        swap.as_secs_f64() * 1e3
+    );
+}
+
 async fn run_mode(mode: &str, qps: u64, changes: usize, gap: Duration) {
     let stub = MockUpstream::start(|req| Reply::Msg(reply_a(req, STUB_IP, 60))).await;
     let default = MockUpstream::start(|req| Reply::Msg(reply_a(req, DEFAULT_IP, 60))).await;
@@ -237,13 +293,16 @@ fn main() {
     let qps = env_or("QPS", 2000u64);
     let changes = env_or("CHANGES", 20usize);
     let gap = Duration::from_millis(env_or("GAP_MS", 500u64));
-    let modes = std::env::var("MODES").unwrap_or_else(|_| "handover,kill".into());
+    let modes = std::env::var("MODES").unwrap_or_else(|_| "handover,kill,warm,cold".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     for mode in modes.split(',') {
-        rt.block_on(run_mode(mode, qps, changes, gap));
+        match mode {
+            "warm" | "cold" => rt.block_on(run_warmth(mode, qps)),
+            _ => rt.block_on(run_mode(mode, qps, changes, gap)),
+        }
     }
 }

@@ -3,10 +3,12 @@
 # dnscache while the ConfigMap changes 20 times, with the socket hand-over and with
 # --handover=false (kill and respawn, as dnsmasq-nanny did). Prints one line per mode:
 # queries sent/ok/failed/lost and the time from the `..data` swap to the new route answering.
+# Modes warm and cold: queries the default upstream gets in the 5 s after a change that adds a
+# stub domain, with the warm cache hand-over and with --cache-handover=false.
 #
 # Usage: nanny/benches/reload.sh            (full: QPS=2000 CHANGES=20 GAP_MS=500)
 #        QPS=500 CHANGES=3 nanny/benches/reload.sh   (smoke run)
-# Env: QPS, CHANGES, GAP_MS, MODES (handover,kill), LOG (nanny logs, default /tmp/nanny-reload.log)
+# Env: QPS, CHANGES, GAP_MS, MODES (handover,kill,warm,cold), LOG (nanny logs, default /tmp/nanny-reload.log)
 # Loopback only; bounded (about CHANGES * (GAP_MS + swap time) + 3 s per mode).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

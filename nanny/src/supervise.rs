@@ -11,6 +11,9 @@
 //! - A child that dies on its own is restarted with exponential backoff; `crash_loop_max`
 //!   failures within `crash_loop_window` end the nanny with an error (the kubelet restarts it).
 //! - Shutdown (the token): SIGTERM to every child, bounded wait, SIGKILL.
+//! - With hand-over, the nanny also holds dnscache's `--metrics-port` listener (a new child
+//!   could not bind it while the old one drains) and passes each child the read end of its
+//!   predecessor's cache pipe, so a config change starts warm.
 
 mod child;
 mod reap;
@@ -23,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use child::{Child, NotReady, Sockets};
+pub use child::{Child, Extras, NotReady, Sockets, metrics_port};
 pub use reap::{Exit, Reaper};
 
 /// What the child should run with; sent by the config side.
@@ -75,6 +78,8 @@ pub enum SuperviseError {
 struct Supervisor {
     settings: Settings,
     sockets: Option<Sockets>,
+    /// dnscache's `/metrics` listener, held here in hand-over mode.
+    metrics: Option<std::net::TcpListener>,
     reaper: Reaper,
     failures: Vec<Instant>,
     backoff: Duration,
@@ -99,9 +104,11 @@ pub async fn run(
     let reaper_token = CancellationToken::new();
     let _stop_reaper = reaper_token.clone().drop_guard();
     let reaper = Reaper::start(reaper_token).map_err(SuperviseError::Reaper)?;
+    let metrics = bind_metrics(sockets.as_ref(), &desired.borrow().args);
     let mut sup = Supervisor {
         settings,
         sockets,
+        metrics,
         reaper,
         failures: Vec::new(),
         backoff: BACKOFF_MIN,
@@ -119,7 +126,7 @@ pub async fn run(
         }
         let Some(child) = current.as_ref() else {
             let want = desired.borrow_and_update().clone();
-            match sup.start(&want.args).await {
+            match sup.start(&want.args, None).await {
                 Ok(c) => current = Some(c),
                 Err(e) => {
                     if let Err(fatal) = sup.failed(format!("start: {e}")).await {
@@ -177,6 +184,33 @@ pub async fn run(
     result
 }
 
+/// Binds dnscache's `--metrics-port` (on the DNS sockets' address) for every child to
+/// inherit; `None` without hand-over or without the flag (the child binds it, as before).
+fn bind_metrics(sockets: Option<&Sockets>, args: &[String]) -> Option<std::net::TcpListener> {
+    let ip = sockets?.local_addr().ok()?.ip();
+    let addr = std::net::SocketAddr::new(ip, metrics_port(args)?);
+    let bound = ops::net::bind_http(addr).and_then(|l| {
+        use std::os::fd::AsFd;
+        nix::fcntl::fcntl(
+            l.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map_err(|e| ops::net::BindError {
+            what: "http",
+            addr,
+            source: e.into(),
+        })?;
+        Ok(l)
+    });
+    match bound {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hold dnscache's metrics port; each child binds it");
+            None
+        }
+    }
+}
+
 enum Event {
     Cancelled,
     Exited(Exit),
@@ -212,13 +246,23 @@ impl Supervisor {
         })
     }
 
-    /// Spawns a child and waits until it is ready; a child that is not ready is killed.
-    async fn start(&self, args: &[String]) -> Result<Child, NotReady> {
+    /// Spawns a child (warmed from `cache_from`, its predecessor's cache pipe) and waits until
+    /// it is ready; a child that is not ready is killed.
+    async fn start(
+        &self,
+        args: &[String],
+        cache_from: Option<&std::os::fd::OwnedFd>,
+    ) -> Result<Child, NotReady> {
+        let extras = Extras {
+            metrics: self.metrics.as_ref(),
+            cache_from,
+        };
         let (child, ready) = Child::spawn(
             &self.reaper,
             &self.settings.program,
             args,
             self.sockets.as_ref(),
+            extras,
         )?;
         tracing::info!(pid = child.pid(), program = %self.settings.program.display(), ?args, "dnscache started");
         let outcome = tokio::select! {
@@ -248,12 +292,12 @@ impl Supervisor {
         draining: &mut JoinSet<()>,
     ) -> Option<Child> {
         let Some(old) = old else {
-            return self.start(&want.args).await.ok();
+            return self.start(&want.args, None).await.ok();
         };
         if self.sockets.is_none() {
             tracing::info!(old_pid = old.pid(), cause = %want.cause, "restarting dnscache: kill, then respawn (no hand-over)");
             old.kill().await;
-            return match self.start(&want.args).await {
+            return match self.start(&want.args, None).await {
                 Ok(new) => {
                     tracing::info!(old_pid = old.pid(), new_pid = new.pid(), cause = %want.cause, "dnscache restarted");
                     Some(new)
@@ -261,7 +305,7 @@ impl Supervisor {
                 Err(_) => None,
             };
         }
-        match self.start(&want.args).await {
+        match self.start(&want.args, old.cache()).await {
             Ok(new) => {
                 self.retry = None;
                 self.retry_backoff = BACKOFF_MIN;
@@ -308,7 +352,8 @@ impl Supervisor {
 
     async fn shutdown(&self, current: Option<Child>, mut draining: JoinSet<()>) {
         let grace = self.settings.grace;
-        if let Some(child) = current {
+        if let Some(mut child) = current {
+            child.no_successor();
             tracing::info!(pid = child.pid(), "stopping dnscache");
             draining.spawn(async move {
                 let exit = child.terminate(grace).await;

@@ -1,5 +1,6 @@
 use super::*;
-use crate::wire::parse_query;
+use crate::key::Flags;
+use crate::wire::{self, parse_query};
 use hickory_proto::op::{Message, Query as HQuery, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -25,7 +26,7 @@ fn reply(rcode: ResponseCode, answer_ttls: &[u32], soa: Option<(u32, u32)>) -> V
 
 fn entry(bytes: Vec<u8>, policy: &Policy) -> Entry {
     let info = wire::scan_reply(&bytes).unwrap();
-    Entry::from_reply(bytes, &info, policy, 0)
+    Entry::from_reply(bytes, &info, policy, Flags::default())
 }
 
 #[test]
@@ -108,15 +109,27 @@ fn render_patches_id_case_rd_and_ttls() {
     let qb = qm.to_vec().unwrap();
     let q = parse_query(&qb).unwrap();
     let mut out = Vec::new();
-    e.render(&q, e.born() + Duration::from_secs(12), false, 512, &mut out);
+    e.render(
+        &q,
+        e.born() + Duration::from_secs(12),
+        Served::Cached,
+        512,
+        &mut out,
+    );
     let m = Message::from_vec(&out).unwrap();
     assert_eq!(m.metadata.id, 0x4242);
     assert!(m.metadata.recursion_desired);
     assert_eq!(m.queries[0].name().to_ascii(), "X.Example.");
     assert_eq!(m.answers[0].ttl, 18);
-    e.render(&q, e.born() + Duration::from_secs(99), true, 512, &mut out);
+    e.render(
+        &q,
+        e.born() + Duration::from_secs(99),
+        Served::Stale,
+        512,
+        &mut out,
+    );
     assert_eq!(Message::from_vec(&out).unwrap().answers[0].ttl, STALE_TTL);
-    e.render(&q, e.born(), false, 20, &mut out);
+    e.render(&q, e.born(), Served::Cached, 20, &mut out);
     let t = Message::from_vec(&out).unwrap();
     assert!(t.metadata.truncation);
     assert!(t.answers.is_empty());
@@ -134,7 +147,9 @@ fn capacity_is_bounded_and_evictions_counted() {
     );
     let bytes = reply(ResponseCode::NoError, &[300], None);
     for i in 0..1000u32 {
-        c.insert(&i.to_be_bytes(), entry(bytes.clone(), c.policy()));
+        let name = format!("\x08{i:08}\x00");
+        let key = Key::new(name.as_bytes(), 1, 1, Flags::default()).unwrap();
+        c.insert(&key, entry(bytes.clone(), c.policy()));
     }
     c.sync();
     assert!(c.len() <= 100, "{}", c.len());
@@ -147,14 +162,17 @@ fn hash_hits_are_checked_against_the_question_and_flags() {
     let m = Arc::new(Metrics::register(&prometheus::Registry::new()).unwrap());
     let c = Cache::new(Policy::default(), m);
     let e = entry(reply(ResponseCode::NoError, &[300], None), c.policy());
-    let key = b"\x01x\x07example\x00\x00\x01\x00\x01\x00";
-    assert!(e.answers(key));
-    assert!(!e.answers(b"\x01y\x07example\x00\x00\x01\x00\x01\x00"));
-    assert!(!e.answers(b"\x01x\x07example\x00\x00\x01\x00\x01\x01"));
-    c.insert(key, e);
-    assert!(c.peek(key, Instant::now()).is_some());
-    assert!(
-        c.peek(b"\x01x\x07example\x00\x00\x1c\x00\x01\x00", Instant::now())
-            .is_none()
-    );
+    let k = |name: &[u8], qtype, flags| Key::new(name, qtype, 1, flags).unwrap();
+    let key = k(b"\x01x\x07example\x00", 1, Flags::default());
+    assert!(e.answers(&key));
+    assert!(!e.answers(&k(b"\x01y\x07example\x00", 1, Flags::default())));
+    assert!(!e.answers(&k(
+        b"\x01x\x07example\x00",
+        1,
+        Flags::new(true, false, true)
+    )));
+    c.insert(&key, e);
+    assert!(c.peek(&key, Instant::now()).is_some());
+    let aaaa = k(b"\x01x\x07example\x00", 28, Flags::default());
+    assert!(c.peek(&aaaa, Instant::now()).is_none());
 }

@@ -1,4 +1,5 @@
 use super::*;
+use std::net::SocketAddr;
 
 const MANIFEST: &[&str] = &[
     "dnscache",
@@ -21,11 +22,8 @@ fn kube_dns_manifest_arguments_parse_unchanged() {
     assert_eq!(cli.server.len(), 3);
     assert_eq!(
         cli.ignored(),
-        [
-            "--keep-in-foreground",
-            "--log-facility",
-            "--dns-loop-detect"
-        ]
+        ["--keep-in-foreground", "--log-facility"],
+        "--dns-loop-detect is always on: no warning"
     );
     let cfg = cli.config(Some("nameserver 10.0.0.2\n")).unwrap();
     assert_eq!(cfg.cache.capacity, 1000);

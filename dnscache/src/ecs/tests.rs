@@ -10,10 +10,9 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn key(name: &str, edns: bool) -> Vec<u8> {
-    let mut k = route::domain_to_wire(name).unwrap();
-    k.extend_from_slice(&[0, 1, 0, 1, if edns { wire::KEY_EDNS } else { 0 }]);
-    k
+fn key(name: &str, edns: bool) -> Key {
+    let name = route::domain_to_wire(name).unwrap();
+    Key::new(&name, 1, 1, key::Flags::new(false, false, edns)).unwrap()
 }
 
 use crate::route;
@@ -67,7 +66,7 @@ fn only_listed_routes_get_the_client_and_mapped_addresses_are_ipv4() {
 fn queries_carry_the_option_hickory_reads() {
     for edns in [false, true] {
         let mut q = Vec::new();
-        wire::build_upstream_query(7, &key("a.default.svc.cluster.local", edns), &mut q);
+        wire::build_upstream_query(7, &key("a.default.svc.cluster.local", edns), 1232, &mut q);
         add(
             &mut q,
             Subnet {
@@ -85,7 +84,7 @@ fn queries_carry_the_option_hickory_reads() {
     }
     // A short prefix sends only the covered bytes, with the rest of the bits cleared.
     let mut q = Vec::new();
-    wire::build_upstream_query(7, &key("x.cluster.local", false), &mut q);
+    wire::build_upstream_query(7, &key("x.cluster.local", false), 1232, &mut q);
     add(
         &mut q,
         Subnet {
@@ -136,7 +135,7 @@ fn strip_returns_the_scope_and_removes_the_option() {
     assert_eq!(strip(&mut r, false), Some(0));
     let m = Message::from_vec(&r).unwrap();
     assert!(m.edns.is_none(), "no OPT for a client without EDNS");
-    assert_eq!(wire::scan_reply(&r).unwrap().rcode, 0);
+    assert_eq!(wire::scan_reply(&r).unwrap().rcode, wire::Rcode::NOERROR);
 
     let mut r = reply_with(None, false);
     assert_eq!(strip(&mut r, true), Some(0));
@@ -161,7 +160,12 @@ fn client_cache_serves_only_its_client() {
         m.to_vec().unwrap()
     };
     let info = wire::scan_reply(&reply).unwrap();
-    let entry = Entry::from_reply(reply, &info, &crate::cache::Policy::default(), 0);
+    let entry = Entry::from_reply(
+        reply,
+        &info,
+        &crate::cache::Policy::default(),
+        key::Flags::default(),
+    );
     c.insert(&k, ip("::ffff:10.244.1.5"), entry);
     let now = Instant::now();
     assert!(c.get(&k, ip("10.244.1.5"), now).is_some());

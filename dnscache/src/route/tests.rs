@@ -129,4 +129,9 @@ fn upstreams_pointing_at_ourselves_are_dropped() {
     let r =
         Routes::new(&[], &[a("127.0.0.1:53"), a("10.0.0.2:53")]).without_self(&[a("0.0.0.0:53")]);
     assert_eq!(r.default_servers(), [a("10.0.0.2:53")]);
+    let stub = parse_server("/acme.local/127.0.0.1#5353").unwrap();
+    let other = parse_server("/acme.local/10.0.0.3").unwrap();
+    let r = Routes::new(&[stub, other], &[]).without_self(&[a("127.0.0.1:5353")]);
+    let id = r.lookup(&domain_to_wire("x.acme.local").unwrap());
+    assert_eq!(r.servers(id).unwrap(), [a("10.0.0.3:53")]);
 }

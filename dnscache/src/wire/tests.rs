@@ -30,19 +30,19 @@ fn parses_question_and_edns() {
     assert_eq!(q.qclass, 1);
     assert_eq!(q.edns_payload, Some(4096));
     assert!(q.dnssec_ok);
-    assert_eq!(q.udp_limit(), 4096);
-    let mut k = [0u8; MAX_KEY];
-    let n = q.key(&mut k);
+    assert_eq!(q.udp_limit(65535), 4096);
+    assert_eq!(q.udp_limit(1232), 1232);
+    let k = Key::of(&q);
     assert_eq!(
-        &k[..n],
+        k.as_bytes(),
         b"\x03web\x07example\x03com\x00\x00\x1c\x00\x01\x05"
     );
     let pb = query_bytes("web.example.com.", None);
     let plain = parse_query(&pb).unwrap();
-    assert_eq!(plain.udp_limit(), 512);
-    let mut k2 = [0u8; MAX_KEY];
-    let n2 = plain.key(&mut k2);
-    assert_eq!(k2[..n2].last(), Some(&0));
+    assert_eq!(plain.udp_limit(1232), 512);
+    assert_eq!(Key::of(&plain).flags(), crate::key::Flags::default());
+    let tiny = query_bytes("web.example.com.", Some((100, false)));
+    assert_eq!(parse_query(&tiny).unwrap().udp_limit(1232), 512);
 }
 
 #[test]
@@ -102,10 +102,8 @@ fn scan_finds_ttls_soa_and_min() {
 fn upstream_query_round_trips() {
     let qb = query_bytes("A.b.", Some((512, true)));
     let q = parse_query(&qb).unwrap();
-    let mut k = [0u8; MAX_KEY];
-    let n = q.key(&mut k);
     let mut out = Vec::new();
-    build_upstream_query(0xBEEF, &k[..n], &mut out);
+    build_upstream_query(0xBEEF, &Key::of(&q), 1232, &mut out);
     let m = Message::from_vec(&out).unwrap();
     assert_eq!(m.metadata.id, 0xBEEF);
     assert_eq!(m.queries[0].name().to_ascii(), "a.b.");

@@ -3,11 +3,13 @@
 //! configs or restart policy (that is `supervise`).
 //!
 //! Descriptors reach the child without `unsafe` and without `pre_exec`: the listening sockets
-//! have close-on-exec cleared once when bound; the ready pipe's write end has it cleared just
-//! before the spawn and is closed in the parent right after, so only that child holds it.
+//! have close-on-exec cleared once when bound; the ready pipe's and the cache pipe's write
+//! ends have it cleared just before the spawn and are closed in the parent right after, so
+//! only that child holds them. The previous child's cache pipe read end is inheritable only
+//! for the duration of the spawn.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,12 +74,62 @@ pub enum NotReady {
     },
 }
 
+/// What a child inherits besides the DNS sockets (hand-over mode only).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extras<'a> {
+    /// The `/metrics` listener the nanny holds; replaces the child's `--metrics-port`.
+    pub metrics: Option<&'a std::net::TcpListener>,
+    /// The read end of the previous child's cache pipe (`--cache-load-fd`).
+    pub cache_from: Option<&'a OwnedFd>,
+}
+
 /// A running (or just ended) child.
 #[derive(Debug)]
 pub struct Child {
     pid: Pid,
     exit: ExitWatch,
     started: Instant,
+    /// Read end of the pipe it writes its cache to on SIGTERM (for its successor).
+    cache: Option<OwnedFd>,
+}
+
+fn inheritable(fd: &impl AsFd, yes: bool) -> std::io::Result<()> {
+    let flags = if yes {
+        FdFlag::empty()
+    } else {
+        FdFlag::FD_CLOEXEC
+    };
+    fcntl(fd.as_fd(), FcntlArg::F_SETFD(flags))?;
+    Ok(())
+}
+
+/// `args` without `--metrics-port` (`=N` or ` N`): the child serves the inherited listener.
+fn without_metrics_port(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--metrics-port" {
+            skip = true;
+        } else if !a.starts_with("--metrics-port=") {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// The `--metrics-port` among dnscache's `args`, if any.
+pub fn metrics_port(args: &[String]) -> Option<u16> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        let v = match a.strip_prefix("--metrics-port") {
+            Some("") => args.get(i + 1)?.as_str(),
+            Some(rest) => rest.strip_prefix('=')?,
+            None => return None,
+        };
+        v.parse().ok()
+    })
 }
 
 impl Child {
@@ -88,6 +140,7 @@ impl Child {
         program: &Path,
         args: &[String],
         sockets: Option<&Sockets>,
+        extras: Extras<'_>,
     ) -> Result<(Child, pipe::Receiver), NotReady> {
         let spawn_err = |source| NotReady::Spawn {
             program: program.display().to_string(),
@@ -95,13 +148,32 @@ impl Child {
         };
         let (read, write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
-        fcntl(write.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
-            .map_err(|e| spawn_err(e.into()))?;
+        inheritable(&write, true).map_err(spawn_err)?;
         let mut cmd = Command::new(program);
-        cmd.args(args);
+        let mut cache = None;
+        let mut cache_write = None;
         if let Some(s) = sockets {
+            match extras.metrics {
+                Some(l) => {
+                    cmd.args(without_metrics_port(args))
+                        .arg(format!("--inherit-metrics-fd={}", l.as_raw_fd()));
+                }
+                None => {
+                    cmd.args(args);
+                }
+            }
             cmd.arg(format!("--inherit-udp-fd={}", s.udp.as_raw_fd()))
                 .arg(format!("--inherit-tcp-fd={}", s.tcp.as_raw_fd()));
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+            inheritable(&w, true).map_err(spawn_err)?;
+            cmd.arg(format!("--cache-dump-fd={}", w.as_raw_fd()));
+            (cache, cache_write) = (Some(r), Some(w));
+            if let Some(from) = extras.cache_from {
+                inheritable(from, true).map_err(spawn_err)?;
+                cmd.arg(format!("--cache-load-fd={}", from.as_raw_fd()));
+            }
+        } else {
+            cmd.args(args);
         }
         // The nanny keeps the lame duck itself (it gets the kubelet's SIGTERM); a child it
         // stops must stop at once, or a hand-over would leave old routes answering.
@@ -112,6 +184,12 @@ impl Child {
             .stderr(Stdio::piped());
         let spawned = reaper.spawn(&mut cmd);
         drop(write);
+        drop(cache_write);
+        if let Some(from) = extras.cache_from
+            && let Err(e) = inheritable(from, false)
+        {
+            tracing::warn!(error = %e, "cannot make the cache pipe private again");
+        }
         let (mut std_child, exit) = spawned.map_err(spawn_err)?;
         let pid = Pid::from_raw(std_child.id() as i32);
         if let Some(out) = std_child.stdout.take() {
@@ -125,6 +203,7 @@ impl Child {
             pid,
             exit,
             started: Instant::now(),
+            cache,
         };
         match ready {
             Ok(r) => Ok((child, r)),
@@ -133,6 +212,17 @@ impl Child {
                 Err(e)
             }
         }
+    }
+
+    /// The read end of the pipe it hands its cache over on (for its successor).
+    pub fn cache(&self) -> Option<&OwnedFd> {
+        self.cache.as_ref()
+    }
+
+    /// Closes our end of its cache pipe: with no successor to read it, its hand-over fails at
+    /// once instead of waiting for a reader.
+    pub fn no_successor(&mut self) {
+        self.cache = None;
     }
 
     /// Its pid.
@@ -279,6 +369,34 @@ fn split_log_line(line: &str) -> (Level, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_port_flag_is_found_and_replaced() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (given, port, rest) in [
+            (
+                args(&["-k", "--metrics-port=9153"]),
+                Some(9153),
+                args(&["-k"]),
+            ),
+            (
+                args(&["--metrics-port", "9153", "-k"]),
+                Some(9153),
+                args(&["-k"]),
+            ),
+            (
+                args(&["-k", "--metrics-portx=1"]),
+                None,
+                args(&["-k", "--metrics-portx=1"]),
+            ),
+            (args(&["-k"]), None, args(&["-k"])),
+        ] {
+            assert_eq!(metrics_port(&given), port, "{given:?}");
+            if port.is_some() {
+                assert_eq!(without_metrics_port(&given), rest, "{given:?}");
+            }
+        }
+    }
 
     #[test]
     fn child_log_lines_lose_their_timestamp_and_keep_their_level() {
