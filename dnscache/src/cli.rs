@@ -23,7 +23,14 @@ use ops::tcp::TcpLimits;
 
 /// dnscache: a caching DNS forwarder that accepts dnsmasq's arguments.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "dnscache", version, disable_help_flag = true)]
+// dnsmasq takes a repeated option without complaint (the last value wins); the nanny appends
+// `--no-resolv` to manifest arguments that may already hold it.
+#[command(
+    name = "dnscache",
+    version,
+    disable_help_flag = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// Print help.
     #[arg(long, action = ArgAction::Help)]

@@ -216,8 +216,10 @@ pub fn spawn_workers<R: Respond>(
 /// `coalesce` after the worker started waiting (traffic is steady) and the batch was small,
 /// the worker pauses for `coalesce` before reading again, so that the datagrams arriving
 /// meanwhile are read, answered and sent with one wake-up and one `recvmmsg`/`sendmmsg` pair.
-/// Sparse traffic (a wait longer than `coalesce`) never pauses, and neither does high load
-/// (batches of a quarter of [`BATCH`] or more batch by themselves; a backlog fills them).
+/// Sparse traffic (a wait longer than `coalesce`) never pauses, and neither does high load:
+/// when a pause collected half of [`BATCH`] or more, pausing stops for a while, since
+/// batches then fill by themselves (and clients that wait for each answer before sending the
+/// next would only be slowed down).
 pub fn worker<R: Respond>(
     sock: UdpSocket,
     respond: &R,
@@ -242,6 +244,9 @@ pub fn worker<R: Respond>(
     };
     let mut batch = UdpBatch::new();
     let mut failures = 0u32;
+    // Pausing is held off until this instant after a pause that collected a big batch.
+    let mut hold_off = std::time::Instant::now();
+    let mut paused = false;
     while !stop.is_cancelled() {
         let waiting = (!coalesce.is_zero()).then(std::time::Instant::now);
         let n = match batch.recv(fd, MsgFlags::MSG_WAITFORONE) {
@@ -260,14 +265,24 @@ pub fn worker<R: Respond>(
         };
         batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later));
         batch.send(fd);
-        if let Some(since) = waiting
-            && n < BATCH / 4
-            && since.elapsed() < coalesce
-        {
+        let Some(since) = waiting else {
+            continue;
+        };
+        if paused && n >= BATCH / 2 {
+            // The pause collected a big batch: the load is high, or clients are waiting on
+            // our answers before they send more (a pause would only slow them down).
+            // Batches fill by themselves then; stop pausing for a while.
+            hold_off = since + HOLD_OFF;
+        }
+        paused = n < BATCH / 4 && since.elapsed() < coalesce && since >= hold_off;
+        if paused {
             std::thread::sleep(coalesce);
         }
     }
 }
+
+/// How long pausing stays off after a pause collected a big batch.
+const HOLD_OFF: Duration = Duration::from_millis(200);
 
 fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = a.as_sockaddr_in() {

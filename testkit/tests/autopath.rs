@@ -7,11 +7,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use testkit::proc::is_root;
 use testkit::bin::{path, workspace_root};
 use testkit::pod::{dig_full, free_port, http_get};
 use testkit::proc::Proc;
-
+use testkit::proc::is_root;
 
 /// Runs the pod script with `AUTOPATH` on or off; returns its stdout.
 fn pod_run(autopath: &str, queries: &str, forged: bool) -> String {

@@ -5,9 +5,8 @@
 
 use std::process::Command;
 
-use testkit::proc::is_root;
 use testkit::bin::{path, workspace_root};
-
+use testkit::proc::is_root;
 
 #[test]
 fn getent_resolves_like_a_pod() {

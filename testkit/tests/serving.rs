@@ -15,7 +15,6 @@ use testkit::proc::{Proc, is_root};
 
 const START: Duration = Duration::from_secs(30);
 
-
 fn raise_nofile() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();

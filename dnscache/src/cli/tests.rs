@@ -156,3 +156,20 @@ fn add_subnet_goes_to_the_cluster_route_only() {
     assert!(with(&["--add-subnet", "--add-subnet-domain=nowhere.test"]).is_err());
     assert!(with(&["--add-subnet=40"]).is_err());
 }
+
+#[test]
+fn repeated_options_are_accepted_as_dnsmasq_does() {
+    let cli = Cli::try_parse_from([
+        "dnscache",
+        "--no-resolv",
+        "--no-resolv",
+        "--cache-size=10",
+        "--cache-size=20",
+        "--server=127.0.0.1#1",
+        "--server=127.0.0.1#2",
+    ])
+    .unwrap();
+    assert!(cli.no_resolv);
+    assert_eq!(cli.cache_size, 20);
+    assert_eq!(cli.server.len(), 2, "--server still accumulates");
+}
