@@ -188,6 +188,13 @@ impl Drop for Proc {
     }
 }
 
+/// Whether this process runs as root (network and mount namespaces in tests need it; CI
+/// runs as root).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,11 +232,4 @@ mod tests {
             "SIGKILLed without a second SIGTERM"
         );
     }
-}
-
-/// Whether this process runs as root (network and mount namespaces in tests need it; CI
-/// runs as root).
-pub fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
