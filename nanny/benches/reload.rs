@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -180,38 +180,48 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+/// Starts the nanny on ConfigMap dir `dir` with `flags`, running dnscache with `cache_flags`
+/// on a free port of 127.0.0.1 and `default` as its upstream; returns once dnscache is ready.
+fn start_nanny(
+    dir: &Path,
+    flags: &[&str],
+    cache_flags: &[&str],
+    default: SocketAddr,
+) -> (Proc, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(bin("NANNY_BIN", "nanny"));
+    cmd.args(["-v=2", "-logtostderr", "-restartDnsmasq=true"])
+        .arg(format!("-configDir={}", dir.display()))
+        .arg(format!(
+            "-dnsmasqExec={}",
+            bin("DNSCACHE_BIN", "dnscache").display()
+        ))
+        .args(flags)
+        .args(["--", "-k", "--listen-address=127.0.0.1"])
+        .args(cache_flags)
+        .arg(format!("--port={port}"))
+        .arg(format!("--server={}#{}", default.ip(), default.port()))
+        .arg("--no-resolv");
+    let nanny = Proc::spawn(cmd).unwrap();
+    nanny
+        .wait_for_line("dnscache ready", Duration::from_secs(20))
+        .expect("dnscache ready");
+    (nanny, port)
+}
+
 /// Upstream queries in the 5 s after one change, with (`warm`) or without (`cold`) the cache
 /// hand-over.
 async fn run_warmth(mode: &str, qps: u64) {
     let stub = MockUpstream::start(|req| Reply::Msg(reply_a(req, STUB_IP, 300))).await;
     let default = MockUpstream::start(|req| Reply::Msg(reply_a(req, DEFAULT_IP, 300))).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(bin("NANNY_BIN", "nanny"));
-    cmd.args(["-v=2", "-logtostderr", "-restartDnsmasq=true"])
-        .arg(format!("-configDir={}", dir.path().display()))
-        .arg(format!(
-            "-dnsmasqExec={}",
-            bin("DNSCACHE_BIN", "dnscache").display()
-        ))
-        .args([
-            "--",
-            "-k",
-            "--cache-size=10000",
-            "--listen-address=127.0.0.1",
-        ])
-        .arg(format!("--cache-handover={}", mode == "warm"))
-        .arg(format!("--port={port}"))
-        .arg(format!(
-            "--server={}#{}",
-            default.addr().ip(),
-            default.addr().port()
-        ))
-        .arg("--no-resolv");
-    let nanny = Proc::spawn(cmd).unwrap();
-    nanny
-        .wait_for_line("dnscache ready", Duration::from_secs(20))
-        .expect("dnscache ready");
+    let handover = format!("--cache-handover={}", mode == "warm");
+    let (_nanny, port) = start_nanny(
+        dir.path(),
+        &[],
+        &["--cache-size=10000", &handover],
+        default.addr(),
+    );
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let stop = Arc::new(AtomicBool::new(false));
     let loader = tokio::spawn(load(addr, qps, stop.clone()));
@@ -234,33 +244,13 @@ async fn run_mode(mode: &str, qps: u64, changes: usize, gap: Duration) {
     let stub = MockUpstream::start(|req| Reply::Msg(reply_a(req, STUB_IP, 60))).await;
     let default = MockUpstream::start(|req| Reply::Msg(reply_a(req, DEFAULT_IP, 60))).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(bin("NANNY_BIN", "nanny"));
-    cmd.args(["-v=2", "-logtostderr", "-restartDnsmasq=true"])
-        .arg(format!("-configDir={}", dir.path().display()))
-        .arg(format!(
-            "-dnsmasqExec={}",
-            bin("DNSCACHE_BIN", "dnscache").display()
-        ))
-        .arg(format!("--handover={}", mode == "handover"))
-        .args([
-            "--",
-            "-k",
-            "--cache-size=1000",
-            "--no-negcache",
-            "--listen-address=127.0.0.1",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!(
-            "--server={}#{}",
-            default.addr().ip(),
-            default.addr().port()
-        ))
-        .arg("--no-resolv");
-    let nanny = Proc::spawn(cmd).unwrap();
-    nanny
-        .wait_for_line("dnscache ready", Duration::from_secs(20))
-        .expect("dnscache ready");
+    let handover = format!("--handover={}", mode == "handover");
+    let (nanny, port) = start_nanny(
+        dir.path(),
+        &[&handover],
+        &["--cache-size=1000", "--no-negcache"],
+        default.addr(),
+    );
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let stop = Arc::new(AtomicBool::new(false));
     let loader = tokio::spawn(load(addr, qps, stop.clone()));
