@@ -75,15 +75,8 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A socket could not be bound.
-    #[error("cannot bind {what} {addr}: {source}")]
-    Bind {
-        /// udp, tcp or http.
-        what: &'static str,
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] ops::net::BindError),
     /// A bound listener could not be registered with the runtime.
     #[error("cannot serve a listener: {0}")]
     Listener(#[from] std::io::Error),

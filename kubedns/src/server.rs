@@ -37,21 +37,13 @@ impl Bound {
     }
 }
 
-fn bind_err(e: ops::net::BindError) -> Error {
-    Error::Bind {
-        what: e.what,
-        addr: e.addr,
-        source: e.source,
-    }
-}
-
 /// Binds everything `cfg` asks for and logs the `listening on` lines.
 pub fn bind(cfg: &Config) -> Result<Bound, Error> {
-    let dns = DnsSockets::bind(cfg.dns_addr, cfg.udp_sockets).map_err(bind_err)?;
+    let dns = DnsSockets::bind(cfg.dns_addr, cfg.udp_sockets)?;
     dns.log();
-    let healthz = ops::net::bind_http(cfg.healthz_addr).map_err(bind_err)?;
+    let healthz = ops::net::bind_http(cfg.healthz_addr)?;
     let metrics = match cfg.metrics_addr {
-        Some(a) => Some(ops::net::bind_http(a).map_err(bind_err)?),
+        Some(a) => Some(ops::net::bind_http(a)?),
         None => None,
     };
     Ok(Bound {
@@ -86,23 +78,14 @@ pub fn serve(
     coalesce: std::time::Duration,
     stop: CancellationToken,
 ) -> Result<impl Future<Output = ()>, Error> {
-    let addr = dns
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let setup = |source| Error::Bind {
-        what: "dns",
-        addr,
-        source,
-    };
-    let tcp = tokio::net::TcpListener::from_std(dns.tcp).map_err(setup)?;
+    let tcp = tokio::net::TcpListener::from_std(dns.tcp)?;
     let workers = ops::udp::spawn_workers(
         "kubedns",
         dns.udp,
         Arc::new(handler.clone()),
         coalesce,
         stop.clone(),
-    )
-    .map_err(setup)?;
+    )?;
     let tcp_task = tokio::spawn(ops::tcp::serve(
         tcp,
         handler,
