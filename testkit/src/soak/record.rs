@@ -28,6 +28,10 @@ pub enum Outcome {
 pub struct Bad {
     /// Sent, from the start of traffic.
     pub sent: Duration,
+    /// When its fate was known: the reply, or the moment it was given up as lost. A fault that
+    /// began while the query was in flight may take it down, so windows are matched against
+    /// the whole span `[sent, until]`.
+    pub until: Duration,
     /// The question.
     pub key: Key,
     /// Its class (for the allowed windows).
@@ -140,11 +144,21 @@ impl Recorder {
         b.latency_us.push(us.min(u32::MAX as u128) as u32);
     }
 
-    /// A query sent at `sent` was not plainly right.
-    pub fn bad(&mut self, sent: Instant, key: Key, class: Class, outcome: Outcome, detail: String) {
+    /// A query sent at `sent` and settled at `until` was not plainly right.
+    pub fn bad(
+        &mut self,
+        sent: Instant,
+        until: Instant,
+        key: Key,
+        class: Class,
+        outcome: Outcome,
+        detail: String,
+    ) {
         let sent = self.offset(sent);
+        let until = self.offset(until).max(sent);
         self.bad.push(Bad {
             sent,
+            until,
             key,
             class,
             outcome,

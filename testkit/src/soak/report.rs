@@ -73,8 +73,12 @@ pub struct Summary {
 /// Examples kept per kind.
 const EXAMPLES: usize = 4;
 
-fn within(windows: &[(Duration, Duration)], t: Duration) -> bool {
-    windows.iter().any(|(s, e)| t >= *s && t <= *e + AFTER)
+/// Whether a query alive over `[sent, until]` overlaps a window (plus its slack): a query
+/// already in flight when a server is killed is lost with it, however early it was sent.
+fn within(windows: &[(Duration, Duration)], sent: Duration, until: Duration) -> bool {
+    windows
+        .iter()
+        .any(|(s, e)| until >= *s && sent <= *e + AFTER)
 }
 
 fn windows(rec: &Recorder, label: &str) -> Vec<(Duration, Duration)> {
@@ -109,7 +113,7 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
     };
     let mut shown = [0usize; 4];
     for b in &rec.bad {
-        let t = b.sent;
+        let (t, until) = (b.sent, b.until);
         let before = (s.lost.1, s.servfail.1, s.stale.1, s.wrong);
         let count = |pair: &mut (u64, u64), allowed: bool| {
             if allowed { pair.0 += 1 } else { pair.1 += 1 }
@@ -117,14 +121,14 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
         let cluster = matches!(b.class, Class::Cluster | Class::ExternalName);
         let outside = matches!(b.class, Class::Outside | Class::ExternalName);
         match &b.outcome {
-            Outcome::Lost => count(&mut s.lost, within(&cache_down, t)),
+            Outcome::Lost => count(&mut s.lost, within(&cache_down, t, until)),
             Outcome::ServFail | Outcome::Rcode(_) => {
-                let allowed =
-                    (cluster && within(&kubedns_down, t)) || (outside && within(&silent, t));
+                let allowed = (cluster && within(&kubedns_down, t, until))
+                    || (outside && within(&silent, t, until));
                 count(&mut s.servfail, allowed)
             }
             Outcome::Stale(_) => {
-                let allowed = cluster && within(&kubedns_down, t);
+                let allowed = cluster && within(&kubedns_down, t, until);
                 if !allowed {
                     let (first, last) = s.stale_span.unwrap_or((t, t));
                     s.stale_span = Some((first.min(t), last.max(t)));
@@ -339,4 +343,59 @@ pub fn samples_csv(rec: &Recorder) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::model::Key;
+    use crate::soak::record::{Mark, Outcome};
+
+    fn servfail_at(rec: &mut Recorder, sent_ms: u64, until_ms: u64) {
+        let at = |ms| rec.start + Duration::from_millis(ms);
+        let (sent, until) = (at(sent_ms), at(until_ms));
+        let key = Key::new("x.soak.svc.cluster.local", hickory_proto::rr::RecordType::A);
+        rec.bad(
+            sent,
+            until,
+            key,
+            Class::Cluster,
+            Outcome::ServFail,
+            String::new(),
+        );
+    }
+
+    /// A query in flight when kubedns is killed may fail with it even though it was sent
+    /// before the kill; one that failed before the kill is a real failure.
+    #[test]
+    fn a_window_covers_queries_in_flight_at_its_start() {
+        let mut rec = Recorder::new(std::time::Instant::now());
+        rec.marks.push(Mark {
+            label: "kill -9 kubedns",
+            start: Duration::from_millis(7_500),
+            end: Duration::from_millis(7_600),
+            note: String::new(),
+        });
+        servfail_at(&mut rec, 7_460, 9_500);
+        assert_eq!(
+            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
+            (1, 0)
+        );
+        servfail_at(&mut rec, 7_000, 7_400);
+        assert_eq!(
+            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
+            (1, 1)
+        );
+        servfail_at(&mut rec, 12_000, 12_010);
+        assert_eq!(
+            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
+            (2, 1),
+            "5 s slack"
+        );
+        servfail_at(&mut rec, 12_700, 12_710);
+        assert_eq!(
+            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
+            (2, 2)
+        );
+    }
 }

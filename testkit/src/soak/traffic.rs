@@ -102,7 +102,7 @@ impl Shared {
             (rc, None) => (Outcome::Rcode(rc), String::new()),
         };
         let detail = format!("got {got} ttl {ttl:?}; now {}", outcome.1);
-        rec.bad(sent, key, class, outcome.0, detail);
+        rec.bad(sent, recv, key, class, outcome.0, detail);
     }
 
     fn lost(&self, key: Key, sent: Instant, why: &str) {
@@ -111,7 +111,14 @@ impl Shared {
             m.class(&key).unwrap_or(Class::Cluster)
         };
         let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        rec.bad(sent, key, class, Outcome::Lost, why.to_string());
+        rec.bad(
+            sent,
+            Instant::now(),
+            key,
+            class,
+            Outcome::Lost,
+            why.to_string(),
+        );
     }
 }
 
