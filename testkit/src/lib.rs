@@ -22,5 +22,6 @@ pub mod k8s;
 pub mod load;
 pub mod pod;
 pub mod proc;
+pub mod procfs;
 pub mod soak;
 pub mod upstream;

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, RecordType};
 
-use super::kubelet::{Kubelet, child_of, kill9, kubedns_ready, write_config};
+use super::kubelet::{Kubelet, kubedns_ready, write_config};
 use super::model::{Expect, Key, Model};
 use super::record::{Mark, Recorder};
 use super::schedule::{Fault, Plan};
 use crate::apiserver::FakeApiServer;
+use crate::procfs::{child_of, kill9};
 
 /// How long a restarted process may take before the run gives up waiting for it.
 const RECOVERY_MAX: Duration = Duration::from_secs(90);

@@ -15,6 +15,7 @@ use super::cluster::{CLUSTER_TTL, REVERSE_CIDR};
 use super::record::{Recorder, Sample};
 use crate::pod::{free_port, http_get};
 use crate::proc::Proc;
+use crate::procfs::{children_of, usage};
 
 const START: Duration = Duration::from_secs(60);
 const BACKOFF_FIRST: Duration = Duration::from_secs(10);
@@ -275,40 +276,6 @@ pub fn kubedns_ready(ports: &Ports) -> bool {
     http_get(ports.kubedns_http, "/readiness").is_ok_and(|(code, _)| code == 200)
 }
 
-/// The first child of `parent` found in `/proc` (the nanny's dnscache).
-pub fn child_of(parent: u32) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        (ppid(pid)? == parent).then_some(pid)
-    })
-}
-
-fn ppid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resident set size (KiB) and open descriptors of `pid`.
-pub fn usage(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
-    Some((rss, fds))
-}
-
-/// Sends SIGKILL to `pid`.
-pub fn kill9(pid: u32) {
-    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-}
-
 /// Writes the nanny's ConfigMap keys kubelet-style (see [`crate::pod::write_configmap`]).
 pub fn write_config(dir: &Path, stub: &str, upstreams: &str) {
     crate::pod::write_configmap(
@@ -317,10 +284,38 @@ pub fn write_config(dir: &Path, stub: &str, upstreams: &str) {
     );
 }
 
-/// The kubelet loop: restarts exited containers every 20 ms and samples each process's RSS and
-/// open descriptors every second, until `stop`.
+/// A process is sampled only after it has run this long: one just started (a restarted
+/// container, the nanny's new dnscache during a hand-over) has not opened its sockets yet, and
+/// counting it would read as a drop, then a rise, of descriptors that is no drift at all.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// The pids seen so far per process, with when each was first seen.
+#[derive(Debug, Default)]
+struct Seen(Vec<(&'static str, u32, Instant)>);
+
+impl Seen {
+    /// Whether `pid` of `process` has been seen for at least [`SETTLE`].
+    fn settled(&mut self, process: &'static str, pid: u32, now: Instant) -> bool {
+        match self.0.iter_mut().find(|(p, ..)| *p == process) {
+            Some((_, seen, since)) if *seen == pid => now.duration_since(*since) >= SETTLE,
+            Some(entry) => {
+                *entry = (process, pid, now);
+                false
+            }
+            None => {
+                self.0.push((process, pid, now));
+                false
+            }
+        }
+    }
+}
+
+/// The kubelet loop: restarts exited containers every 20 ms and samples each settled
+/// process's RSS and open descriptors every second, until `stop`. dnscache is sampled only
+/// while it is the nanny's one child (during a hand-over the old and the new run side by side).
 pub fn watch_pod(k: &Mutex<Kubelet>, rec: &Mutex<Recorder>, stop: &AtomicBool) {
     let mut next_sample = Instant::now();
+    let mut seen = Seen::default();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         let pids = {
@@ -330,7 +325,10 @@ pub fn watch_pod(k: &Mutex<Kubelet>, rec: &Mutex<Recorder>, stop: &AtomicBool) {
         };
         if now >= next_sample {
             next_sample += Duration::from_secs(1);
-            let cache = pids[1].and_then(child_of);
+            let cache = pids[1].and_then(|nanny| match children_of(nanny).as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            });
             let procs = [
                 ("kubedns", pids[0]),
                 ("nanny", pids[1]),
@@ -340,7 +338,10 @@ pub fn watch_pod(k: &Mutex<Kubelet>, rec: &Mutex<Recorder>, stop: &AtomicBool) {
             let mut rec = rec.lock().unwrap_or_else(|e| e.into_inner());
             let at = rec.offset(now);
             for (process, pid) in procs {
-                if let Some((rss_kib, fds)) = pid.and_then(usage) {
+                let Some(pid) = pid.filter(|&pid| seen.settled(process, pid, now)) else {
+                    continue;
+                };
+                if let Some((rss_kib, fds)) = usage(pid) {
                     rec.samples.push(Sample {
                         at,
                         process,
@@ -359,14 +360,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_its_own_usage_and_parent() {
-        let me = std::process::id();
-        let (rss, fds) = usage(me).unwrap();
-        assert!(rss > 0 && fds > 2, "{rss} {fds}");
-        let mut sleeper = Command::new("sleep").arg("5").spawn().unwrap();
-        assert_eq!(ppid(sleeper.id()), Some(me));
-        assert!(child_of(me).is_some());
-        sleeper.kill().unwrap();
-        sleeper.wait().unwrap();
+    fn a_process_is_sampled_once_it_has_settled() {
+        let t0 = Instant::now();
+        let mut seen = Seen::default();
+        assert!(!seen.settled("dnscache", 10, t0));
+        assert!(!seen.settled("dnscache", 10, t0 + Duration::from_secs(1)));
+        assert!(seen.settled("dnscache", 10, t0 + SETTLE));
+        assert!(!seen.settled("kubedns", 11, t0 + SETTLE), "its own clock");
+        // A new pid (restart, hand-over) starts settling again.
+        assert!(!seen.settled("dnscache", 12, t0 + SETTLE));
+        assert!(seen.settled("dnscache", 12, t0 + SETTLE * 2));
     }
 }
