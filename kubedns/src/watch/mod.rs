@@ -9,6 +9,7 @@
 
 pub mod backoff;
 mod cache;
+mod client;
 mod metrics;
 mod reflect;
 pub mod trim;
@@ -25,6 +26,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use client::API_POOL_IDLE;
 pub use metrics::WatchMetrics;
 
 use crate::source::SourceTx;
@@ -128,7 +130,7 @@ pub async fn client(cfg: &WatchConfig) -> Result<Client, WatchError> {
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.default_retry = false;
     tracing::info!(url = %config.cluster_url, "kubernetes API");
-    Client::try_from(config).map_err(|e| WatchError::ClientConfig(e.to_string()))
+    client::build(&config).map_err(|e| WatchError::ClientConfig(e.to_string()))
 }
 
 /// Runs the watchers until `token` is cancelled, publishing on `tx`: `Some(objects)` once

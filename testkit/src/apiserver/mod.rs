@@ -92,6 +92,7 @@ pub(crate) struct Shared {
     conns: Mutex<CancellationToken>,
     requests: Mutex<Vec<RequestRecord>>,
     open_watches: AtomicUsize,
+    open_conns: AtomicUsize,
 }
 
 /// Decrements the open-watch count when a watch ends.
@@ -100,6 +101,15 @@ pub(crate) struct WatchGuard(Arc<Shared>);
 impl Drop for WatchGuard {
     fn drop(&mut self) {
         self.0.open_watches.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a connection open until dropped.
+struct ConnGuard(Arc<Shared>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open_conns.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -152,6 +162,7 @@ impl FakeApiServer {
             conns: Mutex::new(CancellationToken::new()),
             requests: Mutex::new(Vec::new()),
             open_watches: AtomicUsize::new(0),
+            open_conns: AtomicUsize::new(0),
         });
         let shutdown = CancellationToken::new();
         tokio::spawn(accept_loop(listener, shared.clone(), shutdown.clone()));
@@ -292,6 +303,11 @@ impl FakeApiServer {
     pub fn open_watches(&self) -> usize {
         self.shared.open_watches.load(Ordering::SeqCst)
     }
+
+    /// Client connections currently open (streaming, busy or idle in a client's pool).
+    pub fn open_connections(&self) -> usize {
+        self.shared.open_conns.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for FakeApiServer {
@@ -316,7 +332,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         }
         let token = shared.conn_token();
         let shared = shared.clone();
+        shared.open_conns.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
+            let _open = ConnGuard(shared.clone());
             let service = service_fn(move |req| serve::handle(shared.clone(), req));
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             // Biased: once dropped, not one more byte (a pending event must not slip out).
