@@ -118,9 +118,15 @@ impl<'a> Wire<'a> {
         self.out.push(0);
     }
 
+    /// One label (RFC 1035 §3.1: 1 to 63 octets); anything else cannot be sent.
     fn label(&mut self, label: &[u8]) {
-        self.out.push(u8::try_from(label.len()).unwrap_or(63));
-        self.out.extend_from_slice(label);
+        match u8::try_from(label.len()) {
+            Ok(len @ 1..=63) => {
+                self.out.push(len);
+                self.out.extend_from_slice(label);
+            }
+            _ => self.failed = true,
+        }
     }
 
     /// The offset of a stored name equal to `labels` (octet for octet, as hickory compares).
@@ -219,7 +225,7 @@ impl Sink for Wire<'_> {
             Section::Additional => 2,
         };
         let count = self.counts.get(idx).and_then(|c| c.checked_add(1));
-        match (rdlen, count, self.out.len() <= self.limit) {
+        match (rdlen, count, self.out.len() <= self.limit && !self.failed) {
             (Some(rdlen), Some(count), true) => {
                 patch(self.out, type_at, rtype);
                 patch(self.out, rdata_at - 2, rdlen);
