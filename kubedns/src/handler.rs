@@ -8,6 +8,11 @@
 //! for everything else then. Encoding is hickory-server's `MessageResponse`: a UDP answer that
 //! does not fit the echoed payload (512 without EDNS) is cut and gets TC; TCP gets up to 64 KiB.
 //!
+//! [`Handler::respond`] first tries the fast path (`handler/fast.rs`): the common query
+//! answered from the received bytes straight into the reply buffer (`handler/wire.rs`), with
+//! no allocation. Whatever it does not take goes through the hickory decode/encode below,
+//! which stays the reference the fast path is tested against (`tests/fast_path.rs`).
+//!
 //! Two entry points share that core: [`Handler::respond`], synchronous, for our UDP workers
 //! (`udp.rs`) and TCP connections (`tcp.rs`), and a hickory `RequestHandler` impl, so the
 //! handler also runs inside `hickory_server::Server` (tests compare both).
@@ -25,6 +30,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, B
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageRequest, MessageResponse, MessageResponseBuilder};
 use kubedns_records::{Answer, ZoneConfig};
+
+mod fast;
+mod wire;
 
 use crate::autopath::Autopath;
 use crate::metrics::{Cause, DnsMetrics, System};
@@ -162,16 +170,27 @@ impl Handler {
         builder.build(meta, answers, authority, EMPTY, additionals)
     }
 
-    fn count(&self, reply: &Reply, truncated: bool, started: Instant) {
+    fn count(
+        &self,
+        system: System,
+        rcode: ResponseCode,
+        qtype: Option<RecordType>,
+        truncated: bool,
+        started: Instant,
+    ) {
         let m = &self.inner.metrics;
-        m.request(reply.system, started.elapsed().as_secs_f64());
-        m.answer(reply.rcode, reply.qtype);
-        if let Some(cause) = cause_of(reply.rcode) {
-            m.error(reply.system, cause);
+        m.request(system, started.elapsed().as_secs_f64());
+        m.answer(rcode, qtype);
+        if let Some(cause) = cause_of(rcode) {
+            m.error(system, cause);
         }
         if truncated {
-            m.error(reply.system, Cause::Truncated);
+            m.error(system, Cause::Truncated);
         }
+    }
+
+    fn count_reply(&self, reply: &Reply, truncated: bool, started: Instant) {
+        self.count(reply.system, reply.rcode, reply.qtype, truncated, started);
     }
 
     /// Answers one message received over `protocol` into `out`. Returns false when nothing
@@ -185,6 +204,30 @@ impl Handler {
     ) -> bool {
         out.clear();
         let started = Instant::now();
+        if fast::respond(self, packet, protocol, out, started) {
+            return true;
+        }
+        self.respond_reference(packet, src, protocol, out, started)
+    }
+
+    /// The fast path alone (see `handler/fast.rs`): true when it answered `packet` into
+    /// `out`, false when the query or its reply is not of its shape. For tests and benches.
+    pub fn respond_fast(&self, packet: &[u8], protocol: Protocol, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        fast::respond(self, packet, protocol, out, Instant::now())
+    }
+
+    /// [`Handler::respond`] through hickory's decoder and encoder only (no fast path): the
+    /// reference the fast path is tested against.
+    pub fn respond_reference(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+        started: Instant,
+    ) -> bool {
+        out.clear();
         let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
             Ok(r) => r,
             Err(_) => return self.formerr(packet, out),
@@ -211,7 +254,7 @@ impl Handler {
                 false
             }
         };
-        self.count(&reply, truncated, started);
+        self.count_reply(&reply, truncated, started);
         debug_query(&request, &reply);
         true
     }
@@ -293,7 +336,7 @@ impl RequestHandler for Handler {
                 })
             }
         };
-        self.count(&reply, info.truncation, started);
+        self.count_reply(&reply, info.truncation, started);
         debug_query(request, &reply);
         info
     }

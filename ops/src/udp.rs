@@ -108,12 +108,16 @@ impl UdpBatch {
             return;
         }
         let (outs, dests) = (&self.outs[..n], &self.dests[..n]);
-        let slices: Vec<[IoSlice<'_>; 1]> = outs.iter().map(|o| [IoSlice::new(o)]).collect();
+        // On the stack: at moderate rates a batch is one reply, so a Vec here would be an
+        // allocation per query.
+        let all: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(outs.get(i).map_or(&[][..], |o| &o[..]))]);
+        let slices = &all[..n];
         let none: [ControlMessage<'_>; 0] = [];
         let sent = match sendmmsg(
             fd,
             &mut self.tx_headers,
-            &slices,
+            slices,
             dests,
             none,
             MsgFlags::empty(),

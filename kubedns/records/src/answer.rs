@@ -1,289 +1,198 @@
-//! The answer path: a [`ZoneSnapshot`] and a question to an [`Answer`]. Parses the question
-//! the way CoreDNS's `parseRequest` does (apex, `dns-version`, `ns.dns`, `svc`, `pod`), hands
-//! each name to its record kind, chases in-zone CNAMEs (bounded, loop-safe), and turns "no
-//! such name" and "no data" into NXDOMAIN / NODATA with the SOA in Authority (TTL
-//! `--neg-ttl`). Names outside the zone and the reverse zones: REFUSED. Must not panic on
-//! any input and must not allocate per endpoint beyond the records it returns.
+//! The answer path: a [`ZoneSnapshot`] and a question to records in a [`Sink`]. Parses the
+//! question the way CoreDNS's `parseRequest` does (labels below the zone, the Service named
+//! by `<svc>.<ns>.svc`), asks the record kinds in order (`kind::KINDS`, one trait), chases
+//! in-zone CNAMEs (bounded, loop-safe), and turns "no such name" and "no data" into NXDOMAIN /
+//! NODATA with the SOA in Authority (TTL `--neg-ttl`). Names outside the zone and the reverse
+//! zones: REFUSED. Must not panic on any input, and must not allocate for a name in the
+//! cluster zone: labels live in fixed arrays and names are borrowed ([`NameRef`]).
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{NS, SOA, TXT};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
-use crate::Answer;
-use crate::kind::{
-    Reply, address_records, cluster_ip, data_or_nodata, external_name, headless, negative, pod,
-    positive, ptr,
-};
-use crate::model::{Proto, Svc, SvcKind};
-use crate::name::{lower, relative_labels};
+use crate::kind::{Found, KINDS, Question, headless, ptr};
+use crate::model::Proto;
+use crate::sink::{Collect, Data, NameRef, Outcome, Section, Sink, Tally};
 use crate::snapshot::ZoneSnapshot;
 
-/// The schema version of the specification we implement (§2.2).
-pub const DNS_SCHEMA_VERSION: &str = "1.1.0";
 /// CNAME chase depth limit (kube-dns uses 8).
 const MAX_CHASE: usize = 8;
+/// Labels in a name: at most 127 (255 octets, RFC 1035 §2.3.4).
+pub const MAX_LABELS: usize = 127;
 
-/// The result of looking one in-zone name up.
-enum Lookup<'a> {
-    /// The name exists; an empty reply is NODATA.
-    Data(Reply),
-    /// The name does not exist.
-    NxDomain,
-    /// An ExternalName: CNAME to this target.
-    Cname(&'a Name),
-}
-
+/// Answers `qname` into hickory records (the reference path).
 pub(crate) fn answer(
     snap: &ZoneSnapshot,
     qname: &Name,
     qtype: RecordType,
     qclass: DNSClass,
-) -> Answer {
-    if !matches!(qclass, DNSClass::IN | DNSClass::ANY) {
-        return Answer::refused();
-    }
-    let mut q = qname.clone();
-    q.set_fqdn(true);
-    if snap.zone.num_labels() == 0 || !snap.zone.zone_of(&q) {
-        return match crate::name::parse_reverse(&q) {
-            Some(_) => ptr::answer(snap, &q, qtype),
-            None => Answer::refused(),
-        };
-    }
-    let first = match lookup(snap, &q, qtype) {
-        Lookup::Data(reply) => return data_or_nodata(reply, || zone_soa(snap)),
-        Lookup::NxDomain => return negative(ResponseCode::NXDomain, zone_soa(snap)),
-        Lookup::Cname(target) => target,
-    };
-    chase(snap, &q, first, qtype)
+) -> crate::Answer {
+    let mut asked = qname.clone();
+    asked.set_fqdn(true);
+    let lower = asked.to_lowercase();
+    let labels: Vec<&[u8]> = lower.iter().collect();
+    let mut sink = Collect::new(&asked);
+    let outcome = answer_into(snap, &labels, qtype, qclass, &mut sink);
+    sink.finish(outcome)
 }
 
-/// CNAME at `owner` to `target`, then the target's records when it is in the zone.
-fn chase(snap: &ZoneSnapshot, owner: &Name, target: &Name, qtype: RecordType) -> Answer {
-    let mut answers = vec![external_name::cname(owner, target, snap.ttl)];
-    if matches!(qtype, RecordType::CNAME | RecordType::ANY) {
-        return positive(answers, Vec::new());
+/// Answers the name whose labels are `labels` (absolute, lower-cased, leftmost first, the
+/// root excluded) into `out`; records at the asked name are owned by [`NameRef::Asked`].
+pub(crate) fn answer_into(
+    snap: &ZoneSnapshot,
+    labels: &[&[u8]],
+    qtype: RecordType,
+    qclass: DNSClass,
+    out: &mut dyn Sink,
+) -> Outcome {
+    if !matches!(qclass, DNSClass::IN | DNSClass::ANY) || labels.len() > MAX_LABELS {
+        return REFUSED;
     }
-    let mut seen: Vec<Name> = vec![owner.clone()];
+    let Some(rel) = below_zone(labels, &snap.zone) else {
+        return match crate::name::parse_reverse_labels(labels) {
+            Some(_) => ptr::answer(snap, labels, qtype, out),
+            None => REFUSED,
+        };
+    };
+    let mut tally = Tally::new(out);
+    match lookup(snap, rel, NameRef::Asked, qtype, &mut tally) {
+        Found::Exists if tally.answers > 0 => POSITIVE,
+        Found::Exists => negative(snap, ResponseCode::NoError, out),
+        Found::Missing => negative(snap, ResponseCode::NXDomain, out),
+        Found::Alias(target) => chase(snap, labels, target, qtype, out),
+    }
+}
+
+const REFUSED: Outcome = Outcome {
+    rcode: ResponseCode::Refused,
+    authoritative: false,
+};
+
+const POSITIVE: Outcome = Outcome {
+    rcode: ResponseCode::NoError,
+    authoritative: true,
+};
+
+/// The labels of `labels` below `zone` (lower-case), or `None` when the name is not in it.
+/// A root zone holds nothing.
+fn below_zone<'l, 'a>(labels: &'l [&'a [u8]], zone: &Name) -> Option<&'l [&'a [u8]]> {
+    let n = usize::from(zone.num_labels());
+    let keep = labels.len().checked_sub(n).filter(|_| n > 0)?;
+    let (rel, tail) = labels.split_at(keep);
+    tail.iter()
+        .zip(zone.iter())
+        .all(|(a, b)| *a == b)
+        .then_some(rel)
+}
+
+/// NXDOMAIN or NODATA: the zone SOA in Authority with TTL `--neg-ttl`.
+fn negative(snap: &ZoneSnapshot, rcode: ResponseCode, out: &mut dyn Sink) -> Outcome {
+    let soa = Data::Soa(snap.soa_data());
+    out.record(
+        Section::Authority,
+        NameRef::Name(&snap.zone),
+        snap.neg_ttl,
+        soa,
+    );
+    Outcome {
+        rcode,
+        authoritative: true,
+    }
+}
+
+/// CNAME at the asked name to `target`, then the target's records when it is in the zone.
+fn chase(
+    snap: &ZoneSnapshot,
+    asked: &[&[u8]],
+    target: &Name,
+    qtype: RecordType,
+    out: &mut dyn Sink,
+) -> Outcome {
+    let ttl = snap.ttl;
+    let cname = Data::Cname(NameRef::Name(target));
+    out.record(Section::Answer, NameRef::Asked, ttl, cname);
+    if matches!(qtype, RecordType::CNAME | RecordType::ANY) {
+        return POSITIVE;
+    }
+    let mut seen: [Option<&Name>; MAX_CHASE] = [None; MAX_CHASE];
     let mut current = target;
-    for _ in 0..MAX_CHASE {
-        if !snap.zone.zone_of(current) || seen.contains(current) {
+    for slot in 0..MAX_CHASE {
+        let looped = seen.iter().flatten().any(|n| *n == current) || same_name(current, asked);
+        if !snap.zone.zone_of(current) || looped {
             break;
         }
-        seen.push(current.clone());
-        match lookup(snap, current, qtype) {
-            Lookup::Data(reply) if reply.answers.is_empty() => {
-                let mut a = negative(ResponseCode::NoError, zone_soa(snap));
-                a.answers = answers;
-                return a;
-            }
-            Lookup::Data(reply) => {
-                answers.extend(reply.answers);
-                return positive(answers, reply.additionals);
-            }
-            Lookup::NxDomain => {
-                let mut a = negative(ResponseCode::NXDomain, zone_soa(snap));
-                a.answers = answers;
-                return a;
-            }
-            Lookup::Cname(next) => {
-                answers.push(external_name::cname(current, next, snap.ttl));
+        if let Some(s) = seen.get_mut(slot) {
+            *s = Some(current);
+        }
+        let mut buf: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+        let n = current
+            .iter()
+            .zip(buf.iter_mut())
+            .map(|(l, b)| *b = l)
+            .count();
+        let labels = buf.get(..n).unwrap_or(&[]);
+        let Some(rel) = below_zone(labels, &snap.zone) else {
+            break;
+        };
+        let mut tally = Tally::new(out);
+        match lookup(snap, rel, NameRef::Name(current), qtype, &mut tally) {
+            Found::Exists if tally.answers > 0 => return POSITIVE,
+            Found::Exists => return negative(snap, ResponseCode::NoError, out),
+            Found::Missing => return negative(snap, ResponseCode::NXDomain, out),
+            Found::Alias(next) => {
+                let cname = Data::Cname(NameRef::Name(next));
+                out.record(Section::Answer, NameRef::Name(current), ttl, cname);
                 current = next;
             }
         }
     }
-    positive(answers, Vec::new())
+    POSITIVE
 }
 
-/// Looks up one absolute in-zone name; `owner` is the name as asked (its spelling is kept).
-fn lookup<'a>(snap: &'a ZoneSnapshot, owner: &Name, qtype: RecordType) -> Lookup<'a> {
-    let Some(rel) = relative_labels(owner, &snap.zone) else {
-        return Lookup::NxDomain;
-    };
-    let Some(rel) = rel
-        .iter()
-        .map(|l| lower(l).map(String::into_bytes))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return Lookup::NxDomain;
-    };
-    let ttl = snap.ttl;
-    let mut reply = Reply::default();
-    match rel.as_slice() {
-        [] => apex(snap, owner, qtype, &mut reply),
-        [v] if v == b"dns-version" => {
-            if matches!(qtype, RecordType::TXT | RecordType::ANY) {
-                let txt = TXT::new(vec![DNS_SCHEMA_VERSION.to_string()]);
-                reply
-                    .answers
-                    .push(Record::from_rdata(owner.clone(), ttl, RData::TXT(txt)));
-            }
-        }
-        [d] if d == b"dns" => {}
-        [n, d] if d == b"dns" && n == b"ns" => {
-            address_records(
-                snap.glue.iter().copied(),
-                owner,
-                qtype,
-                ttl,
-                &mut reply.answers,
-            );
-        }
-        [rest @ .., p] if p == b"pod" => {
-            return match pod::lookup(snap, rest, owner, qtype) {
-                Some(r) => Lookup::Data(r),
-                None => Lookup::NxDomain,
-            };
-        }
-        [s] if s == b"svc" => {}
-        [ns, s] if s == b"svc" => {
-            if !std::str::from_utf8(ns).is_ok_and(|ns| snap.namespace_exists(ns)) {
-                return Lookup::NxDomain;
-            }
-        }
-        [below @ .., name, ns, s] if s == b"svc" => {
+/// True when `name` is the name whose lower-cased labels are `labels`.
+fn same_name(name: &Name, labels: &[&[u8]]) -> bool {
+    usize::from(name.num_labels()) == labels.len()
+        && name
+            .iter()
+            .zip(labels)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
+/// Looks up one in-zone name (`rel`: its labels below the zone, lower-cased) by asking each
+/// kind in turn; `owner` owns its records.
+fn lookup<'z>(
+    snap: &'z ZoneSnapshot,
+    rel: &[&[u8]],
+    owner: NameRef<'_>,
+    qtype: RecordType,
+    out: &mut dyn Sink,
+) -> Found<'z> {
+    // Labels are text (kube-dns parses names as strings): other octets name nothing.
+    if rel.iter().any(|l| std::str::from_utf8(l).is_err()) {
+        return Found::Missing;
+    }
+    let service = match rel {
+        [below @ .., name, ns, b"svc"] => {
             let svc = match (std::str::from_utf8(ns), std::str::from_utf8(name)) {
                 (Ok(ns), Ok(name)) => snap.service(ns, name),
                 _ => None,
             };
-            let Some(svc) = svc else {
-                return Lookup::NxDomain;
-            };
-            return service(svc, below, owner, qtype, ttl);
-        }
-        _ => return Lookup::NxDomain,
-    }
-    Lookup::Data(reply)
-}
-
-/// Names at and below `<svc>.<ns>.svc.<zone>`; `below` are the labels left of the Service name.
-fn service<'a>(
-    svc: &'a Svc,
-    below: &[Vec<u8>],
-    owner: &Name,
-    qtype: RecordType,
-    ttl: u32,
-) -> Lookup<'a> {
-    let mut reply = Reply::default();
-    match (&svc.kind, below) {
-        (SvcKind::ExternalName(target), []) => {
-            return Lookup::Cname(target);
-        }
-        (SvcKind::ExternalName(_), _) => return Lookup::NxDomain,
-        (SvcKind::Headless, _) if svc.endpoints.is_empty() => return Lookup::NxDomain,
-        (SvcKind::ClusterIp(ips), []) => {
-            cluster_ip::at_name(svc, ips, owner, qtype, ttl, &mut reply)
-        }
-        (SvcKind::Headless, []) => headless::at_name(svc, owner, qtype, ttl, &mut reply),
-        (_, [label]) => {
-            if let Some(proto) = proto_label(label) {
-                let exists = match &svc.kind {
-                    SvcKind::ClusterIp(_) => cluster_ip::has_proto(svc, proto),
-                    _ => headless::has_proto(svc, proto),
-                };
-                return if exists {
-                    Lookup::Data(reply)
-                } else {
-                    Lookup::NxDomain
-                };
-            }
-            let eps = svc.endpoints_labelled(label);
-            if eps.is_empty() {
-                return Lookup::NxDomain;
-            }
-            headless::at_endpoint(eps, owner, qtype, ttl, &mut reply);
-        }
-        (kind, [port, proto]) => {
-            let (Some(proto), Some(port)) = (proto_label(proto), port.strip_prefix(b"_")) else {
-                return Lookup::NxDomain;
-            };
-            let Ok(port) = std::str::from_utf8(port) else {
-                return Lookup::NxDomain;
-            };
-            let named = Some((port, proto));
-            let want = matches!(qtype, RecordType::SRV | RecordType::ANY);
-            match kind {
-                SvcKind::ClusterIp(ips) => {
-                    if !svc
-                        .ports
-                        .iter()
-                        .any(|p| !p.name.is_empty() && *p.name == *port && p.proto == proto)
-                    {
-                        return Lookup::NxDomain;
-                    }
-                    if want {
-                        cluster_ip::srv(svc, ips, owner, named, ttl, &mut reply);
-                    }
-                }
-                _ => {
-                    if !headless::has_port(svc, port, proto) {
-                        return Lookup::NxDomain;
-                    }
-                    if want {
-                        headless::srv(svc, owner, named, ttl, &mut reply);
-                    }
-                }
+            match svc {
+                Some(svc) => Some((svc, below)),
+                None => return Found::Missing,
             }
         }
-        _ => return Lookup::NxDomain,
-    }
-    Lookup::Data(reply)
-}
-
-fn proto_label(label: &[u8]) -> Option<Proto> {
-    match label {
-        b"_tcp" => Some(Proto::Tcp),
-        b"_udp" => Some(Proto::Udp),
-        b"_sctp" => Some(Proto::Sctp),
         _ => None,
-    }
-}
-
-/// A zone apex (the cluster zone or a reverse zone): SOA, NS (with `ns.dns.<zone>` glue in
-/// Additional), ANY gives both.
-pub(crate) fn apex(snap: &ZoneSnapshot, owner: &Name, qtype: RecordType, reply: &mut Reply) {
-    if matches!(qtype, RecordType::SOA | RecordType::ANY) {
-        reply.answers.push(soa_record(snap, owner, snap.ttl));
-    }
-    if matches!(qtype, RecordType::NS | RecordType::ANY) {
-        let ns = ns_name(snap);
-        reply.answers.push(Record::from_rdata(
-            owner.clone(),
-            snap.ttl,
-            RData::NS(NS(ns.clone())),
-        ));
-        address_records(
-            snap.glue.iter().copied(),
-            &ns,
-            RecordType::ANY,
-            snap.ttl,
-            &mut reply.additionals,
-        );
-    }
-}
-
-/// `ns.dns.<zone>.`
-pub(crate) fn ns_name(snap: &ZoneSnapshot) -> Name {
-    snap.ns_name.clone()
-}
-
-/// The zone SOA at `owner` with TTL `ttl`: `ns.dns.<zone>. hostmaster.<zone>. <serial> 7200
-/// 1800 86400 <neg-ttl>` (CoreDNS's timers; minimum = negative TTL).
-pub(crate) fn soa_record(snap: &ZoneSnapshot, owner: &Name, ttl: u32) -> Record {
-    let soa = SOA::new(
-        ns_name(snap),
-        snap.hostmaster.clone(),
-        snap.serial,
-        7200,
-        1800,
-        86400,
-        snap.neg_ttl,
-    );
-    Record::from_rdata(owner.clone(), ttl, RData::SOA(soa))
-}
-
-fn zone_soa(snap: &ZoneSnapshot) -> Record {
-    soa_record(snap, &snap.zone, snap.neg_ttl)
+    };
+    let q = Question {
+        labels: rel,
+        owner,
+        qtype,
+        service,
+    };
+    KINDS
+        .iter()
+        .find_map(|kind| kind.lookup(snap, &q, out))
+        .unwrap_or(Found::Missing)
 }
 
 /// Every record of the zone: each owner name asked for each type, answers owned by that name.
@@ -298,7 +207,7 @@ pub(crate) fn dump(snap: &ZoneSnapshot) -> Vec<Record> {
         RecordType::PTR,
         RecordType::TXT,
     ];
-    let mut names: Vec<Name> = vec![snap.zone.clone(), ns_name(snap)];
+    let mut names: Vec<Name> = vec![snap.zone.clone(), snap.ns_name.clone()];
     names.extend(snap.zone.prepend_label("dns-version").ok());
     for svc in &snap.services {
         names.push(svc.name.clone());

@@ -32,11 +32,13 @@ mod model;
 pub mod name;
 pub mod objects;
 mod project;
+mod sink;
 mod snapshot;
 
-pub use answer::DNS_SCHEMA_VERSION;
+pub use kind::zone::DNS_SCHEMA_VERSION;
 pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
 pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints, spec_reads_endpoints};
+pub use sink::{Collect, Data, NameRef, Outcome, Section, Sink, SoaData};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 
 use hickory_proto::op::ResponseCode;

@@ -62,16 +62,28 @@ pub(crate) fn parse_object_ip(text: &str) -> Option<IpAddr> {
 
 /// Parses a pod label (`10-244-1-5`, `fd00--5`) back into an IP, case-insensitively.
 pub fn parse_dashed_ip(label: &[u8]) -> Option<IpAddr> {
-    let text = std::str::from_utf8(label).ok()?;
-    if text.is_empty() || text.len() > 45 {
+    if label.is_empty() || label.len() > 45 {
         return None;
     }
-    let dots = text.replace('-', ".");
-    if let Ok(v4) = dots.parse::<Ipv4Addr>() {
+    let mut buf = [0u8; 45];
+    let text = buf.get_mut(..label.len())?;
+    text.copy_from_slice(label);
+    let swap = |text: &mut [u8], from: u8, to: u8| {
+        for b in text.iter_mut().filter(|b| **b == from) {
+            *b = to;
+        }
+    };
+    swap(text, b'-', b'.');
+    if let Ok(v4) = std::str::from_utf8(text).ok()?.parse::<Ipv4Addr>() {
         return Some(IpAddr::V4(v4));
     }
-    let colons = text.replace('-', ":");
-    colons.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    text.copy_from_slice(label);
+    swap(text, b'-', b':');
+    std::str::from_utf8(text)
+        .ok()?
+        .parse::<Ipv6Addr>()
+        .ok()
+        .map(IpAddr::V6)
 }
 
 /// The reverse name of `ip`: `4.3.2.1.in-addr.arpa.` or 32 nibbles `.ip6.arpa.`.
@@ -98,6 +110,11 @@ pub fn reverse_name(ip: IpAddr) -> Option<Name> {
 /// the enclosing prefix (`96.10.in-addr.arpa.` is 10.96.0.0/16). `None` when not reverse.
 pub fn parse_reverse(name: &Name) -> Option<IpNet> {
     let labels: Vec<&[u8]> = name.iter().collect();
+    parse_reverse_labels(&labels)
+}
+
+/// [`parse_reverse`] of a name given as its labels, leftmost first, root excluded.
+pub fn parse_reverse_labels(labels: &[&[u8]]) -> Option<IpNet> {
     let n = labels.len();
     if n < 2 || !labels[n - 1].eq_ignore_ascii_case(b"arpa") {
         return None;

@@ -143,14 +143,46 @@ impl ZoneSnapshot {
         self.pod_namespaces.get(i).map(|(_, ns)| &**ns)
     }
 
-    /// The Service named `key` (lower-cased), if it is in the zone.
+    /// Answers the name whose labels are `labels` (absolute, lower-cased, leftmost first,
+    /// root excluded) into `out`, without allocating for names in the cluster zone. Records
+    /// owned by the asked name use [`crate::NameRef::Asked`]. Never panics.
+    pub fn answer_into(
+        &self,
+        labels: &[&[u8]],
+        qtype: RecordType,
+        qclass: DNSClass,
+        out: &mut dyn crate::Sink,
+    ) -> crate::Outcome {
+        crate::answer::answer_into(self, labels, qtype, qclass, out)
+    }
+
+    /// The Service named `key` (lower-cased), if it is in the zone. The `"<ns>/<name>"` key
+    /// is assembled on the stack (both are DNS labels, at most 63 octets).
     pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&Svc> {
-        let mut key = String::with_capacity(namespace.len() + name.len() + 1);
-        key.push_str(namespace);
-        key.push('/');
-        key.push_str(name);
-        let idx = *self.by_key.get(key.as_str())?;
+        let mut buf = [0u8; 160];
+        let len = namespace.len() + 1 + name.len();
+        let key = buf.get_mut(..len)?;
+        let (ns, rest) = key.split_at_mut(namespace.len());
+        ns.copy_from_slice(namespace.as_bytes());
+        let (slash, nm) = rest.split_first_mut()?;
+        *slash = b'/';
+        nm.copy_from_slice(name.as_bytes());
+        let idx = *self.by_key.get(std::str::from_utf8(key).ok()?)?;
         self.services.get(usize::try_from(idx).ok()?)
+    }
+
+    /// The SOA RDATA: `ns.dns.<zone>. hostmaster.<zone>. <serial> 7200 1800 86400 <neg-ttl>`
+    /// (CoreDNS's timers; minimum = negative TTL).
+    pub(crate) fn soa_data(&self) -> crate::SoaData<'_> {
+        crate::SoaData {
+            mname: &self.ns_name,
+            rname: &self.hostmaster,
+            serial: self.serial,
+            refresh: 7200,
+            retry: 1800,
+            expire: 86400,
+            minimum: self.neg_ttl,
+        }
     }
 
     pub(crate) fn svc_at(&self, idx: u32) -> Option<&Svc> {
@@ -195,6 +227,9 @@ impl crate::kind::ZoneView for ZoneSnapshot {
     fn svc_at(&self, idx: u32) -> Option<&Svc> {
         ZoneSnapshot::svc_at(self, idx)
     }
+    fn namespace_exists(&self, ns: &str) -> bool {
+        ZoneSnapshot::namespace_exists(self, ns)
+    }
     fn reverse(&self) -> &Reverse {
         &self.reverse
     }
@@ -207,10 +242,13 @@ impl crate::kind::ZoneView for ZoneSnapshot {
     fn pod_ips(&self) -> &[(Box<str>, IpAddr)] {
         &self.pod_ips
     }
-    fn soa(&self, owner: &Name, ttl: u32) -> Record {
-        crate::answer::soa_record(self, owner, ttl)
+    fn soa(&self) -> crate::SoaData<'_> {
+        self.soa_data()
     }
-    fn apex(&self, owner: &Name, qtype: RecordType, reply: &mut crate::kind::Reply) {
-        crate::answer::apex(self, owner, qtype, reply)
+    fn ns_name(&self) -> &Name {
+        &self.ns_name
+    }
+    fn glue(&self) -> &[IpAddr] {
+        &self.glue
     }
 }

@@ -7,11 +7,15 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 
-use super::{Reply, address_records, srv_records};
-use crate::model::{Port, Proto, Svc};
+use super::{
+    Found, Kind, Question, ZoneView, address_records, exists, named_port, proto_label, srv_record,
+    srv_weight,
+};
+use crate::model::{Port, Proto, Svc, SvcKind};
 use crate::objects::ServiceSpec;
+use crate::sink::{NameRef, Section, Sink};
 
 /// The cluster IPs of a non-headless, non-ExternalName Service (`clusterIPs`, falling back to
 /// `clusterIP`); `None` when the Service is headless (`None` or empty). Unparsable entries are
@@ -43,54 +47,95 @@ pub(crate) fn service_ports(spec: Option<&ServiceSpec>) -> Box<[Port]> {
         .collect()
 }
 
-/// Records at the Service name for `qtype`.
-pub(crate) fn at_name(
-    svc: &Svc,
-    ips: &[IpAddr],
-    owner: &Name,
-    qtype: RecordType,
-    ttl: u32,
-    out: &mut Reply,
-) {
-    match qtype {
-        RecordType::SRV => srv(svc, ips, owner, None, ttl, out),
-        _ => address_records(ips.iter().copied(), owner, qtype, ttl, &mut out.answers),
+/// ClusterIP Services: the names at and below `<svc>.<ns>.svc.<zone>` except endpoint names
+/// (those are `headless`'s).
+pub(crate) struct ClusterIp;
+
+impl Kind for ClusterIp {
+    fn lookup<'z>(
+        &self,
+        zone: &'z dyn ZoneView,
+        q: &Question<'_, 'z>,
+        out: &mut dyn Sink,
+    ) -> Option<Found<'z>> {
+        let (svc, below) = q.service?;
+        let SvcKind::ClusterIp(ips) = &svc.kind else {
+            return None;
+        };
+        let ttl = zone.ttl();
+        let found = match below {
+            [] => {
+                match q.qtype {
+                    RecordType::SRV => srv(svc, ips, q.owner, None, ttl, out),
+                    _ => address_records(
+                        ips.iter().copied(),
+                        q.owner,
+                        q.qtype,
+                        ttl,
+                        Section::Answer,
+                        out,
+                    ),
+                }
+                Found::Exists
+            }
+            [label] => {
+                let proto = proto_label(label)?;
+                exists(has_proto(svc, proto))
+            }
+            [port, proto] => {
+                let (Some(proto), Some(port)) = (proto_label(proto), port.strip_prefix(b"_"))
+                else {
+                    return Some(Found::Missing);
+                };
+                let Ok(port) = std::str::from_utf8(port) else {
+                    return Some(Found::Missing);
+                };
+                if !svc.ports.iter().any(|p| named_port(p, port, proto)) {
+                    return Some(Found::Missing);
+                }
+                if matches!(q.qtype, RecordType::SRV | RecordType::ANY) {
+                    srv(svc, ips, q.owner, Some((port, proto)), ttl, out);
+                }
+                Found::Exists
+            }
+            _ => Found::Missing,
+        };
+        Some(found)
     }
 }
 
-/// SRV at the bare name (`named = None`: every port) or at `_<name>._<proto>` (`Some`).
-pub(crate) fn srv(
+/// SRV at the bare name (`named = None`: every port) or at `_<name>._<proto>` (`Some`), the
+/// target is the Service name with its addresses in Additional. Repeated port numbers in a
+/// row give one record.
+fn srv(
     svc: &Svc,
     ips: &[IpAddr],
-    owner: &Name,
+    owner: NameRef<'_>,
     named: Option<(&str, Proto)>,
     ttl: u32,
-    out: &mut Reply,
+    out: &mut dyn Sink,
 ) {
-    let mut targets: Vec<(u16, Name)> = svc
-        .ports
-        .iter()
-        .filter(|p| {
-            named.is_none_or(|(n, proto)| !p.name.is_empty() && *p.name == *n && p.proto == proto)
-        })
-        .map(|p| (p.port, svc.name.clone()))
-        .collect();
-    targets.dedup();
-    if targets.is_empty() {
+    let wanted = || {
+        let mut last = None;
+        svc.ports
+            .iter()
+            .filter(move |p| named.is_none_or(|(n, proto)| named_port(p, n, proto)))
+            .filter(move |p| last.replace(p.port) != Some(p.port))
+    };
+    let n = wanted().count();
+    if n == 0 {
         return;
     }
-    srv_records(&targets, owner, ttl, &mut out.answers);
-    address_records(
-        ips.iter().copied(),
-        &svc.name,
-        RecordType::ANY,
-        ttl,
-        &mut out.additionals,
-    );
+    let target = NameRef::Name(&svc.name);
+    for p in wanted() {
+        srv_record(owner, ttl, srv_weight(n), p.port, target, out);
+    }
+    let ips = ips.iter().copied();
+    address_records(ips, target, RecordType::ANY, ttl, Section::Additional, out);
 }
 
 /// True when some named port has protocol label `proto` (`_tcp.<svc>...` exists).
-pub(crate) fn has_proto(svc: &Svc, proto: Proto) -> bool {
+fn has_proto(svc: &Svc, proto: Proto) -> bool {
     svc.ports
         .iter()
         .any(|p| !p.name.is_empty() && p.proto == proto)

@@ -2,10 +2,12 @@
 //! `spec.externalName`. Chasing an in-zone target (loop-safe, bounded) is the answer path's
 //! job; this module only reads and validates the target. Endpoints are ignored.
 
-use hickory_proto::rr::rdata::CNAME;
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::Name;
 
+use super::{Found, Kind, Question, ZoneView};
+use crate::model::SvcKind;
 use crate::objects::ServiceSpec;
+use crate::sink::Sink;
 
 /// `None` when the Service is not an ExternalName; `Some(None)` when it is but its target is
 /// not a valid name (the Service is then left out of the zone).
@@ -25,7 +27,23 @@ pub(crate) fn target(spec: Option<&ServiceSpec>) -> Option<Option<Name>> {
     }))
 }
 
-/// The CNAME record `owner -> target`.
-pub(crate) fn cname(owner: &Name, target: &Name, ttl: u32) -> Record {
-    Record::from_rdata(owner.clone(), ttl, RData::CNAME(CNAME(target.clone())))
+/// ExternalName Services: the Service name is an alias, nothing exists below it.
+pub(crate) struct ExternalName;
+
+impl Kind for ExternalName {
+    fn lookup<'z>(
+        &self,
+        _zone: &'z dyn ZoneView,
+        q: &Question<'_, 'z>,
+        _out: &mut dyn Sink,
+    ) -> Option<Found<'z>> {
+        let (svc, below) = q.service?;
+        let SvcKind::ExternalName(target) = &svc.kind else {
+            return None;
+        };
+        Some(match below {
+            [] => Found::Alias(target),
+            _ => Found::Missing,
+        })
+    }
 }

@@ -10,8 +10,12 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::{Reply, address_records, srv_records};
-use crate::model::{Ep, Proto, Svc};
+use super::{
+    Found, Kind, Question, ZoneView, address_records, exists, named_port, proto_label, srv_record,
+    srv_weight,
+};
+use crate::model::{Ep, Proto, Svc, SvcKind};
+use crate::sink::{NameRef, Section, Sink, under_fits};
 
 /// An RFC 1123 label (endpoint hostnames, namespace and Service names); endpoints with another
 /// `hostname` fall back to their dashed IP, Services with other names are skipped.
@@ -23,51 +27,88 @@ pub(crate) fn valid_hostname(h: &str) -> bool {
         && !h.ends_with('-')
 }
 
-/// The name of endpoint `ep`: `<label>.<svc>.<ns>.svc.<zone>.`.
-pub(crate) fn endpoint_name(svc: &Svc, ep: &Ep) -> Option<Name> {
-    let mut buf = [0u8; 48];
-    let label = match svc.host(ep) {
+/// The label of endpoint `ep` under its Service: its hostname, or its dashed IP written
+/// into `buf`.
+pub(crate) fn endpoint_label<'a>(svc: &'a Svc, ep: &Ep, buf: &'a mut [u8; 48]) -> &'a [u8] {
+    match svc.host(ep) {
         Some(h) => h.as_bytes(),
-        None => crate::name::dashed_ip_into(ep.ip, &mut buf),
-    };
-    svc.name.prepend_label(label).ok()
-}
-
-/// Records at a headless Service name for `qtype`.
-pub(crate) fn at_name(svc: &Svc, owner: &Name, qtype: RecordType, ttl: u32, out: &mut Reply) {
-    match qtype {
-        RecordType::SRV => srv(svc, owner, None, ttl, out),
-        _ => address_records(
-            svc.endpoints.iter().map(|e| e.ip),
-            owner,
-            qtype,
-            ttl,
-            &mut out.answers,
-        ),
+        None => crate::name::dashed_ip_into(ep.ip, buf),
     }
 }
 
-/// A/AAAA at an endpoint name (`eps` all share the queried label).
-pub(crate) fn at_endpoint(eps: &[Ep], owner: &Name, qtype: RecordType, ttl: u32, out: &mut Reply) {
-    address_records(
-        eps.iter().map(|e| e.ip),
-        owner,
-        qtype,
-        ttl,
-        &mut out.answers,
-    );
+/// The name of endpoint `ep`: `<label>.<svc>.<ns>.svc.<zone>.`.
+pub(crate) fn endpoint_name(svc: &Svc, ep: &Ep) -> Option<Name> {
+    let mut buf = [0u8; 48];
+    svc.name
+        .prepend_label(endpoint_label(svc, ep, &mut buf))
+        .ok()
+}
+
+/// Headless Services, and the endpoint names of every Service.
+pub(crate) struct Headless;
+
+impl Kind for Headless {
+    fn lookup<'z>(
+        &self,
+        zone: &'z dyn ZoneView,
+        q: &Question<'_, 'z>,
+        out: &mut dyn Sink,
+    ) -> Option<Found<'z>> {
+        let (svc, below) = q.service?;
+        let headless = matches!(svc.kind, SvcKind::Headless);
+        if headless && svc.endpoints.is_empty() {
+            return Some(Found::Missing);
+        }
+        let ttl = zone.ttl();
+        let found = match below {
+            [] if headless => {
+                match q.qtype {
+                    RecordType::SRV => srv(svc, q.owner, None, ttl, out),
+                    _ => {
+                        let ips = svc.endpoints.iter().map(|e| e.ip);
+                        address_records(ips, q.owner, q.qtype, ttl, Section::Answer, out)
+                    }
+                }
+                Found::Exists
+            }
+            [label] => {
+                if let Some(proto) = proto_label(label) {
+                    return Some(exists(headless && has_proto(svc, proto)));
+                }
+                let eps = svc.endpoints_labelled(label);
+                if eps.is_empty() {
+                    return Some(Found::Missing);
+                }
+                let ips = eps.iter().map(|e| e.ip);
+                address_records(ips, q.owner, q.qtype, ttl, Section::Answer, out);
+                Found::Exists
+            }
+            [port, proto] if headless => {
+                let (Some(proto), Some(port)) = (proto_label(proto), port.strip_prefix(b"_"))
+                else {
+                    return Some(Found::Missing);
+                };
+                let Ok(port) = std::str::from_utf8(port) else {
+                    return Some(Found::Missing);
+                };
+                if !has_port(svc, port, proto) {
+                    return Some(Found::Missing);
+                }
+                if matches!(q.qtype, RecordType::SRV | RecordType::ANY) {
+                    srv(svc, q.owner, Some((port, proto)), ttl, out);
+                }
+                Found::Exists
+            }
+            _ => Found::Missing,
+        };
+        Some(found)
+    }
 }
 
 /// SRV per endpoint: at the bare name (`named = None`: every endpoint port, or port 0 when the
 /// endpoint has none, as kube-dns) or at `_<name>._<proto>` (`Some`). Targets are endpoint
 /// names; their addresses go to Additional.
-pub(crate) fn srv(
-    svc: &Svc,
-    owner: &Name,
-    named: Option<(&str, Proto)>,
-    ttl: u32,
-    out: &mut Reply,
-) {
+fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, out: &mut dyn Sink) {
     let wanted = |ep: &Ep, ports: &mut Vec<u16>| {
         let group = svc.group_ports(ep.group);
         match named {
@@ -76,16 +117,18 @@ pub(crate) fn srv(
             Some((n, proto)) => ports.extend(
                 group
                     .iter()
-                    .filter(|p| !p.name.is_empty() && *p.name == *n && p.proto == proto)
+                    .filter(|p| named_port(p, n, proto))
                     .map(|p| p.port),
             ),
         }
     };
     // Endpoints are sorted by label: walk runs of one label (a hostname shared by several
-    // IPs), build its target name once, and emit its SRVs and addresses together.
-    let mut targets: Vec<(u16, Name)> = Vec::new();
+    // IPs); each run is one target with its ports and the addresses that have them.
+    // `(first endpoint of the run, port)` per SRV, `(first endpoint, ip)` per address.
+    let mut targets: Vec<(usize, u16)> = Vec::new();
     let mut addresses: Vec<(usize, IpAddr)> = Vec::new();
     let mut ports: Vec<u16> = Vec::new();
+    let mut buf = [0u8; 48];
     let mut i = 0;
     while let Some(first) = svc.endpoints.get(i) {
         let run = svc
@@ -97,41 +140,42 @@ pub(crate) fn srv(
             .count()
             .max(1);
         let eps = svc.endpoints.get(i..i + run).unwrap_or(&[]);
+        let at = i;
         i += run;
         ports.clear();
-        let mut with_ports = Vec::with_capacity(eps.len());
+        let before = addresses.len();
         for ep in eps {
-            let before = ports.len();
+            let had = ports.len();
             wanted(ep, &mut ports);
-            if ports.len() > before {
-                with_ports.push(ep.ip);
+            if ports.len() > had {
+                addresses.push((at, ep.ip));
             }
         }
-        if ports.is_empty() {
+        if ports.is_empty() || !under_fits(endpoint_label(svc, first, &mut buf), &svc.name) {
+            addresses.truncate(before);
             continue;
         }
-        let Some(target) = endpoint_name(svc, first) else {
-            continue;
-        };
         ports.sort_unstable();
         ports.dedup();
-        let idx = targets.len();
-        targets.extend(ports.iter().map(|port| (*port, target.clone())));
-        addresses.extend(with_ports.into_iter().map(|ip| (idx, ip)));
+        targets.extend(ports.iter().map(|port| (at, *port)));
     }
-    if targets.is_empty() {
-        return;
+    let weight = srv_weight(targets.len());
+    for (at, port) in &targets {
+        if let Some(ep) = svc.endpoints.get(*at) {
+            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), &svc.name);
+            srv_record(owner, ttl, weight, *port, target, out);
+        }
     }
-    srv_records(&targets, owner, ttl, &mut out.answers);
-    for (idx, ip) in addresses {
-        if let Some((_, target)) = targets.get(idx) {
-            address_records([ip], target, RecordType::ANY, ttl, &mut out.additionals);
+    for (at, ip) in addresses {
+        if let Some(ep) = svc.endpoints.get(at) {
+            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), &svc.name);
+            address_records([ip], target, RecordType::ANY, ttl, Section::Additional, out);
         }
     }
 }
 
 /// True when some published endpoint has a named port with protocol label `proto`.
-pub(crate) fn has_proto(svc: &Svc, proto: Proto) -> bool {
+fn has_proto(svc: &Svc, proto: Proto) -> bool {
     svc.endpoints.iter().any(|e| {
         svc.group_ports(e.group)
             .iter()
@@ -140,10 +184,10 @@ pub(crate) fn has_proto(svc: &Svc, proto: Proto) -> bool {
 }
 
 /// True when some published endpoint has the named port `_<name>._<proto>`.
-pub(crate) fn has_port(svc: &Svc, name: &str, proto: Proto) -> bool {
+fn has_port(svc: &Svc, name: &str, proto: Proto) -> bool {
     svc.endpoints.iter().any(|e| {
         svc.group_ports(e.group)
             .iter()
-            .any(|p| !p.name.is_empty() && *p.name == *name && p.proto == proto)
+            .any(|p| named_port(p, name, proto))
     })
 }

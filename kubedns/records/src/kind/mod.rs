@@ -1,26 +1,37 @@
 //! One module per record kind, named after the section of the Kubernetes DNS specification
 //! (schema 1.1.0) it implements. Each module owns both halves of its kind: what the
-//! projection keeps from the objects, and the records it materialises for a question.
+//! projection keeps from the objects, and the records it emits for a question.
 //!
-//! Dependencies go one way: `answer` and `project` call the kinds; the kinds see the zone only
-//! through [`ZoneView`] (implemented by the snapshot) and the leaf `model`, never `answer` or
-//! `snapshot` themselves, so a new kind is a new file plus its line in `answer`'s dispatch.
+//! Dependencies go one way: `answer` asks each kind in [`KINDS`] through the one [`Kind`]
+//! trait; the kinds see the zone only through [`ZoneView`] (implemented by the snapshot), the
+//! leaf `model` and the `sink` they write to, never `answer` or `snapshot` themselves. A new
+//! kind is a new file plus its line in [`KINDS`].
 
 pub(crate) mod cluster_ip;
 pub(crate) mod external_name;
 pub(crate) mod headless;
 pub(crate) mod pod;
 pub(crate) mod ptr;
+pub(crate) mod zone;
 
 use std::net::IpAddr;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, SRV};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 
-use crate::model::{Reverse, Svc};
-use crate::{Answer, PodMode};
+use crate::PodMode;
+use crate::model::{Port, Proto, Reverse, Svc};
+use crate::sink::{Data, NameRef, Section, Sink, SoaData};
+
+/// The kinds of names in the cluster zone, asked in this order; the first that claims a
+/// name answers it, and a name nobody claims does not exist (NXDOMAIN).
+pub(crate) const KINDS: [&dyn Kind; 5] = [
+    &zone::ZoneNames,
+    &pod::PodNames,
+    &external_name::ExternalName,
+    &cluster_ip::ClusterIp,
+    &headless::Headless,
+];
 
 /// What a record kind may ask of the zone it answers from.
 pub(crate) trait ZoneView {
@@ -30,6 +41,8 @@ pub(crate) trait ZoneView {
     fn neg_ttl(&self) -> u32;
     /// The Service at index `idx` of the zone.
     fn svc_at(&self, idx: u32) -> Option<&Svc>;
+    /// True when namespace `ns` (lower-case) has Services or a Namespace object.
+    fn namespace_exists(&self, ns: &str) -> bool;
     /// Who owns each IP.
     fn reverse(&self) -> &Reverse;
     /// Reverse ranges answered authoritatively.
@@ -38,74 +51,107 @@ pub(crate) trait ZoneView {
     fn pods(&self) -> PodMode;
     /// `(namespace, IP)` of every Pod, sorted (with `--pods=verified`).
     fn pod_ips(&self) -> &[(Box<str>, IpAddr)];
-    /// The zone's SOA record at `owner` with `ttl`.
-    fn soa(&self, owner: &Name, ttl: u32) -> Record;
-    /// SOA and NS (with glue) at a zone apex `owner`, for `qtype`.
-    fn apex(&self, owner: &Name, qtype: RecordType, reply: &mut Reply);
+    /// The zone's SOA RDATA.
+    fn soa(&self) -> SoaData<'_>;
+    /// `ns.dns.<zone>.`, the NS target.
+    fn ns_name(&self) -> &Name;
+    /// The NS glue addresses.
+    fn glue(&self) -> &[IpAddr];
 }
 
-/// Records being assembled for one name.
-#[derive(Debug, Default)]
-pub(crate) struct Reply {
-    pub answers: Vec<Record>,
-    pub additionals: Vec<Record>,
+/// One name being looked up, as the kinds see it.
+pub(crate) struct Question<'q, 'z> {
+    /// Labels below the zone apex, lower-cased, leftmost first.
+    pub labels: &'q [&'q [u8]],
+    /// Owner of the records at this name (the asked name, or a CNAME target).
+    pub owner: NameRef<'q>,
+    /// Type asked.
+    pub qtype: RecordType,
+    /// The Service named by the last three labels (`<svc>.<ns>.svc`) when it exists, with
+    /// the labels left of it.
+    pub service: Option<(&'z Svc, &'q [&'q [u8]])>,
 }
 
-/// A/AAAA records for `ips` at `owner`, filtered by `qtype` (A, AAAA, or ANY for both).
+/// What a kind found at a name it claims.
+pub(crate) enum Found<'z> {
+    /// The name exists; its records (none: NODATA) went to the sink.
+    Exists,
+    /// The name does not exist (NXDOMAIN).
+    Missing,
+    /// The name is an alias for this target (an ExternalName Service).
+    Alias(&'z Name),
+}
+
+/// A record kind: claims the names it owns and emits their records.
+pub(crate) trait Kind: Sync {
+    /// `None` when `q` is not a name of this kind (the next kind is asked).
+    fn lookup<'z>(
+        &self,
+        zone: &'z dyn ZoneView,
+        q: &Question<'_, 'z>,
+        out: &mut dyn Sink,
+    ) -> Option<Found<'z>>;
+}
+
+/// A/AAAA records for `ips` at `owner` in `section`, filtered by `qtype` (A, AAAA, or ANY
+/// for both).
 pub(crate) fn address_records(
     ips: impl IntoIterator<Item = IpAddr>,
-    owner: &Name,
+    owner: NameRef<'_>,
     qtype: RecordType,
     ttl: u32,
-    out: &mut Vec<Record>,
+    section: Section,
+    out: &mut dyn Sink,
 ) {
     for ip in ips {
         let data = match (ip, qtype) {
-            (IpAddr::V4(v4), RecordType::A | RecordType::ANY) => RData::A(A(v4)),
-            (IpAddr::V6(v6), RecordType::AAAA | RecordType::ANY) => RData::AAAA(AAAA(v6)),
+            (IpAddr::V4(v4), RecordType::A | RecordType::ANY) => Data::A(v4),
+            (IpAddr::V6(v6), RecordType::AAAA | RecordType::ANY) => Data::Aaaa(v6),
             _ => continue,
         };
-        out.push(Record::from_rdata(owner.clone(), ttl, data));
+        out.record(section, owner, ttl, data);
     }
 }
 
-/// SRV records at `owner` for `(port, target)` pairs, priority 10 and weight floor(100/n)
-/// (kube-dns), in the given order.
-pub(crate) fn srv_records(targets: &[(u16, Name)], owner: &Name, ttl: u32, out: &mut Vec<Record>) {
-    let n = u16::try_from(targets.len()).unwrap_or(u16::MAX).max(1);
-    let weight = 100 / n;
-    for (port, target) in targets {
-        let srv = SRV::new(10, weight, *port, target.clone());
-        out.push(Record::from_rdata(owner.clone(), ttl, RData::SRV(srv)));
+/// SRV weight for a set of `n` records: floor(100/n), as kube-dns (priority is always 10).
+pub(crate) fn srv_weight(n: usize) -> u16 {
+    100 / u16::try_from(n).unwrap_or(u16::MAX).max(1)
+}
+
+/// An SRV record in Answer, priority 10.
+pub(crate) fn srv_record(
+    owner: NameRef<'_>,
+    ttl: u32,
+    weight: u16,
+    port: u16,
+    target: NameRef<'_>,
+    out: &mut dyn Sink,
+) {
+    let data = Data::Srv {
+        priority: 10,
+        weight,
+        port,
+        target,
+    };
+    out.record(Section::Answer, owner, ttl, data);
+}
+
+/// The protocol of a `_tcp`/`_udp`/`_sctp` label.
+pub(crate) fn proto_label(label: &[u8]) -> Option<Proto> {
+    match label {
+        b"_tcp" => Some(Proto::Tcp),
+        b"_udp" => Some(Proto::Udp),
+        b"_sctp" => Some(Proto::Sctp),
+        _ => None,
     }
 }
 
-/// NOERROR, authoritative, with records.
-pub(crate) fn positive(answers: Vec<Record>, additionals: Vec<Record>) -> Answer {
-    Answer {
-        rcode: ResponseCode::NoError,
-        authoritative: true,
-        answers,
-        authority: Vec::new(),
-        additionals,
-    }
+/// True when `p` is the named port `name` with protocol `proto`.
+pub(crate) fn named_port(p: &Port, name: &str, proto: Proto) -> bool {
+    !p.name.is_empty() && *p.name == *name && p.proto == proto
 }
 
-/// NOERROR with the records of `reply`, or NODATA with `soa()` when it has no answer.
-pub(crate) fn data_or_nodata(reply: Reply, soa: impl FnOnce() -> Record) -> Answer {
-    match reply.answers.is_empty() {
-        true => negative(ResponseCode::NoError, soa()),
-        false => positive(reply.answers, reply.additionals),
-    }
-}
-
-/// NXDOMAIN or NODATA (NOERROR, empty), authoritative, SOA in Authority.
-pub(crate) fn negative(rcode: ResponseCode, soa: Record) -> Answer {
-    Answer {
-        rcode,
-        authoritative: true,
-        answers: Vec::new(),
-        authority: vec![soa],
-        additionals: Vec::new(),
-    }
+/// [`Found::Exists`] when `yes`, else [`Found::Missing`].
+pub(crate) fn exists<'z>(yes: bool) -> Found<'z> {
+    if yes { Found::Exists } else { Found::Missing }
 }

@@ -7,10 +7,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hickory_proto::rr::{Name, RecordType};
-
-use super::{Reply, ZoneView, address_records};
+use super::{Found, Kind, Question, ZoneView, address_records, exists};
 use crate::objects::Pod;
+use crate::sink::{Section, Sink};
 use crate::{PodMode, name};
 
 /// `(namespace, ip)` of every Pod IP, lower-cased namespace, sorted and deduplicated.
@@ -74,41 +73,62 @@ pub(crate) fn namespaces_by_ip(pods: &[Arc<Pod>]) -> Vec<(IpAddr, Box<str>)> {
     owned
 }
 
+/// Names under `pod.<zone>`.
+pub(crate) struct PodNames;
+
+impl Kind for PodNames {
+    fn lookup<'z>(
+        &self,
+        zone: &'z dyn ZoneView,
+        q: &Question<'_, 'z>,
+        out: &mut dyn Sink,
+    ) -> Option<Found<'z>> {
+        let [below @ .., b"pod"] = q.labels else {
+            return None;
+        };
+        Some(lookup(zone, below, q, out))
+    }
+}
+
 /// Answers a name under `pod.<zone>`; `below` are the labels left of `pod`, leftmost first,
-/// lower-cased. `None` means NXDOMAIN; an empty reply means NODATA.
-pub(crate) fn lookup(
-    snap: &impl ZoneView,
-    below: &[Vec<u8>],
-    owner: &Name,
-    qtype: RecordType,
-) -> Option<Reply> {
-    if snap.pods() == PodMode::Disabled {
-        return None;
+/// lower-cased.
+fn lookup<'z>(
+    zone: &dyn ZoneView,
+    below: &[&[u8]],
+    q: &Question<'_, 'z>,
+    out: &mut dyn Sink,
+) -> Found<'z> {
+    if zone.pods() == PodMode::Disabled {
+        return Found::Missing;
     }
     let ns_has_pods = |ns: &[u8]| {
-        let start = snap.pod_ips().partition_point(|(n, _)| n.as_bytes() < ns);
-        snap.pod_ips()
+        let start = zone.pod_ips().partition_point(|(n, _)| n.as_bytes() < ns);
+        zone.pod_ips()
             .get(start)
             .is_some_and(|(n, _)| n.as_bytes() == ns)
     };
     match below {
-        [] => Some(Reply::default()),
-        [ns] => match snap.pods() {
-            PodMode::Verified if !ns_has_pods(ns) => None,
-            _ => Some(Reply::default()),
-        },
+        [] => Found::Exists,
+        [ns] => exists(zone.pods() != PodMode::Verified || ns_has_pods(ns)),
         [ip_label, ns] => {
-            let ip = name::parse_dashed_ip(ip_label)?;
-            if snap.pods() == PodMode::Verified {
-                let ns = std::str::from_utf8(ns).ok()?;
-                snap.pod_ips()
+            let Some(ip) = name::parse_dashed_ip(ip_label) else {
+                return Found::Missing;
+            };
+            if zone.pods() == PodMode::Verified {
+                let Ok(ns) = std::str::from_utf8(ns) else {
+                    return Found::Missing;
+                };
+                let known = zone
+                    .pod_ips()
                     .binary_search_by(|(n, i)| (&**n, *i).cmp(&(ns, ip)))
-                    .ok()?;
+                    .is_ok();
+                if !known {
+                    return Found::Missing;
+                }
             }
-            let mut reply = Reply::default();
-            address_records([ip], owner, qtype, snap.ttl(), &mut reply.answers);
-            Some(reply)
+            address_records([ip], q.owner, q.qtype, zone.ttl(), Section::Answer, out);
+            Found::Exists
         }
-        _ => None,
+        _ => Found::Missing,
     }
 }

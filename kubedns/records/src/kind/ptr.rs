@@ -5,14 +5,13 @@
 //! `--reverse-cidrs`, REFUSED outside, so a cache in front falls through to its upstream.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::PTR;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 
-use super::{Reply, ZoneView, data_or_nodata, negative};
-use crate::Answer;
+use super::ZoneView;
 use crate::model::{Owner, SvcKind};
-use crate::name::parse_reverse;
+use crate::name::{parse_reverse, parse_reverse_labels};
+use crate::sink::{Data, NameRef, Outcome, Section, Sink, Tally, under_fits};
 
 /// The reverse zone apex of a CIDR: its prefix rounded down to a label boundary (octet for
 /// IPv4, nibble for IPv6), e.g. 10.96.0.0/12 lives in `10.in-addr.arpa.`.
@@ -77,61 +76,96 @@ fn whole(net: &IpNet) -> IpNet {
         .unwrap_or(*net)
 }
 
-/// Answers a reverse name. `qname` is absolute.
-pub(crate) fn answer(snap: &impl ZoneView, qname: &Name, qtype: RecordType) -> Answer {
-    let Some(net) = parse_reverse(qname) else {
-        return Answer::refused();
+/// Answers a reverse name given as its labels (absolute, lower-cased, leftmost first).
+/// Negative answers and the apex build the reverse zone's name for the SOA owner.
+pub(crate) fn answer(
+    zone: &dyn ZoneView,
+    labels: &[&[u8]],
+    qtype: RecordType,
+    out: &mut dyn Sink,
+) -> Outcome {
+    let Some(net) = parse_reverse_labels(labels) else {
+        return REFUSED;
     };
     let full = net.prefix_len() == net.max_prefix_len();
     let owner = if full {
-        snap.reverse().owner(net.addr())
+        zone.reverse().owner(net.addr())
     } else {
         None
     };
-    let cover = covering(snap.reverse_cidrs(), &net);
+    let cover = covering(zone.reverse_cidrs(), &net);
     let apex_net = cover.map(|(_, a)| a).unwrap_or_else(|| whole(&net));
     let Some(apex_name) = zone_name(&apex_net) else {
-        return Answer::refused();
+        return REFUSED;
     };
-    let soa = || snap.soa(&apex_name, snap.neg_ttl());
-    if let Some(owner) = owner {
-        let mut reply = Reply::default();
-        if matches!(qtype, RecordType::PTR | RecordType::ANY)
-            && let Some(target) = ptr_target(snap, owner)
-        {
-            reply.answers.push(Record::from_rdata(
-                qname.clone(),
-                snap.ttl(),
-                RData::PTR(PTR(target)),
-            ));
+    let soa = |rcode, out: &mut dyn Sink| {
+        let owner = NameRef::Name(&apex_name);
+        out.record(
+            Section::Authority,
+            owner,
+            zone.neg_ttl(),
+            Data::Soa(zone.soa()),
+        );
+        Outcome {
+            rcode,
+            authoritative: true,
         }
-        return data_or_nodata(reply, soa);
-    }
-    let Some((cidr, apex)) = cover else {
-        return Answer::refused();
     };
-    if net == apex {
-        let mut reply = Reply::default();
-        snap.apex(qname, qtype, &mut reply);
-        return data_or_nodata(reply, soa);
+    let mut tally = Tally::new(out);
+    if let Some(owner) = owner {
+        if matches!(qtype, RecordType::PTR | RecordType::ANY) {
+            ptr_record(zone, owner, &mut tally);
+        }
+    } else {
+        let Some((cidr, apex)) = cover else {
+            return REFUSED;
+        };
+        if net != apex {
+            let exists = !full && (net.contains(&cidr) || zone.reverse().any_inside(&net));
+            let rcode = match exists {
+                true => ResponseCode::NoError,
+                false => ResponseCode::NXDomain,
+            };
+            return soa(rcode, out);
+        }
+        super::zone::apex(zone, NameRef::Asked, qtype, &mut tally);
     }
-    let exists = !full && (net.contains(&cidr) || snap.reverse().any_inside(&net));
-    match exists {
-        true => negative(ResponseCode::NoError, soa()),
-        false => negative(ResponseCode::NXDomain, soa()),
+    match tally.answers {
+        0 => soa(ResponseCode::NoError, out),
+        _ => Outcome {
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+        },
     }
 }
 
-fn ptr_target(snap: &impl ZoneView, owner: Owner) -> Option<Name> {
+const REFUSED: Outcome = Outcome {
+    rcode: ResponseCode::Refused,
+    authoritative: false,
+};
+
+/// The PTR at the asked name to the name of `owner`.
+fn ptr_record(zone: &dyn ZoneView, owner: Owner, out: &mut dyn Sink) {
+    let ttl = zone.ttl();
     match owner {
         Owner::Service(s) => {
-            let svc = snap.svc_at(s)?;
-            matches!(svc.kind, SvcKind::ClusterIp(_)).then(|| svc.name.clone())
+            let Some(svc) = zone.svc_at(s) else { return };
+            if matches!(svc.kind, SvcKind::ClusterIp(_)) {
+                let target = NameRef::Name(&svc.name);
+                out.record(Section::Answer, NameRef::Asked, ttl, Data::Ptr(target));
+            }
         }
         Owner::HeadlessEndpoint(s, e) | Owner::Endpoint(s, e) => {
-            let svc = snap.svc_at(s)?;
-            let ep = svc.endpoints.get(usize::try_from(e).ok()?)?;
-            super::headless::endpoint_name(svc, ep)
+            let Some(svc) = zone.svc_at(s) else { return };
+            let Some(ep) = usize::try_from(e).ok().and_then(|e| svc.endpoints.get(e)) else {
+                return;
+            };
+            let mut buf = [0u8; 48];
+            let label = super::headless::endpoint_label(svc, ep, &mut buf);
+            if under_fits(label, &svc.name) {
+                let target = NameRef::Under(label, &svc.name);
+                out.record(Section::Answer, NameRef::Asked, ttl, Data::Ptr(target));
+            }
         }
     }
 }
