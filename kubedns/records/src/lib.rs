@@ -35,7 +35,7 @@ mod project;
 mod snapshot;
 
 pub use answer::DNS_SCHEMA_VERSION;
-pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
+pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents, from_yaml_documents_on};
 pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints, spec_reads_endpoints};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};
 

@@ -147,13 +147,16 @@ pub async fn run(
         token: token.child_token(),
     };
     let mut tasks = JoinSet::new();
-    // Endpoints of non-headless Services are dropped (trim.rs); the endpoints watch lists only
+    // Endpoint objects of non-headless Services are not kept (trim.rs); the endpoints watch lists only
     // once the Services are known, and relists when a Service starts reading endpoints.
     let trim = trim::Trim::new();
     let services = Cache::new();
     let on_service = {
         let trim = trim.clone();
-        move |event: &mut Event<WatchedService>| trim.service(event)
+        move |event: &mut Event<WatchedService>| {
+            trim.service(event);
+            true
+        }
     };
     let watch = Watch {
         api: Api::<WatchedService>::all(client.clone()),
@@ -207,7 +210,7 @@ pub async fn run(
         let watch = Watch {
             api: Api::<WatchedPod>::all(client.clone()),
             resource: "pods",
-            on_event: |_: &mut Event<WatchedPod>| {},
+            on_event: |_: &mut Event<WatchedPod>| true,
             after: None,
             restart: None,
         };

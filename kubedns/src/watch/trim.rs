@@ -1,8 +1,10 @@
 //! Endpoints nobody reads are not kept. Only headless Services (`clusterIP: None`) turn
-//! endpoints into records (the Kubernetes DNS spec, headless Services); ClusterIP and ExternalName Services answer from the Service
-//! alone. So an EndpointSlice (or core/v1 Endpoints) whose Service is known and not headless is
-//! stored without its endpoint list: with 10,000 ClusterIP Services of 10 endpoints each that is
-//! most of the memory (a k8s-openapi `Endpoint` is 352 bytes).
+//! endpoints into records (the Kubernetes DNS spec, headless Services); ClusterIP and
+//! ExternalName Services answer from the Service alone. So an EndpointSlice (or core/v1
+//! Endpoints) whose Service is known and not headless is not stored at all, only its name is
+//! remembered here: with 10,000 ClusterIP Services of 10 endpoints each that is most of the
+//! memory. The `--manifests` source drops the same objects
+//! (`ClusterObjects::retain_used_endpoints`).
 //!
 //! A Service that becomes headless after its slices were trimmed (clusterIP is immutable, so
 //! this means delete and re-create, or a type change from ExternalName) restarts the endpoints
@@ -24,7 +26,7 @@ pub fn needs_endpoints(svc: &WatchedService) -> bool {
 }
 
 /// The object of an event that carries one.
-pub(super) fn object_mut<K>(event: &mut Event<K>) -> Option<&mut K> {
+pub(super) fn object<K>(event: &Event<K>) -> Option<&K> {
     match event {
         Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj) => Some(obj),
         Event::Init | Event::InitDone => None,
@@ -136,46 +138,46 @@ impl Trim {
         }
     }
 
-    /// Drops the endpoint list of a slice whose Service does not read it.
-    pub(super) fn slice(&self, event: &mut Event<WatchedSlice>) {
+    /// Whether the slice of `event` is kept: not when its Service does not read endpoints.
+    pub(super) fn slice(&self, event: &Event<WatchedSlice>) -> bool {
         let mut state = self.lock();
         if matches!(event, Event::Init) {
             state.trimmed.clear(); // the list decides again for every slice
         }
         let deleted = matches!(event, Event::Delete(_));
-        let Some(slice) = object_mut(event) else {
-            return;
+        let Some(slice) = object(event) else {
+            return true;
         };
         let labels = slice.metadata.labels.as_ref();
         let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) else {
-            return;
+            return true;
         };
         let svc = key_of(slice.metadata.namespace.as_ref(), Some(service));
-        let name = slice.metadata.name.clone().unwrap_or_default();
+        let name = slice.metadata.name.as_deref().unwrap_or_default();
         if deleted {
-            state.forget(&svc, &name);
-        } else if state.decide(svc, &name) {
-            slice.endpoints = Vec::new();
-            slice.ports = None;
+            state.forget(&svc, name);
+            return true;
         }
+        !state.decide(svc, name)
     }
 
-    /// Drops the subsets of core/v1 Endpoints whose Service does not read them.
-    pub(super) fn endpoints(&self, event: &mut Event<WatchedEndpoints>) {
+    /// Whether the core/v1 Endpoints of `event` are kept: not when their Service does not
+    /// read them.
+    pub(super) fn endpoints(&self, event: &Event<WatchedEndpoints>) -> bool {
         let mut state = self.lock();
         if matches!(event, Event::Init) {
             state.trimmed.clear();
         }
         let deleted = matches!(event, Event::Delete(_));
-        let Some(eps) = object_mut(event) else {
-            return;
+        let Some(eps) = object(event) else {
+            return true;
         };
         let svc = key_of(eps.metadata.namespace.as_ref(), eps.metadata.name.as_ref());
         if deleted {
             state.forget(&svc, &svc.1.clone());
-        } else if state.decide(svc.clone(), &svc.1) {
-            eps.subsets = None;
+            return true;
         }
+        !state.decide(svc.clone(), &svc.1)
     }
 
     /// Sizes of the maps (Services known, Services with trimmed endpoint objects).
@@ -228,29 +230,18 @@ mod tests {
         let trim = Trim::new();
         trim.service(&Event::Apply(svc("web", "10.0.0.1")));
         trim.service(&Event::Apply(svc("db", "None")));
-        let mut s = Event::Apply(slice("web"));
-        trim.slice(&mut s);
         assert!(
-            endpoints(&s).is_empty(),
-            "ClusterIP slice kept its endpoints"
+            !trim.slice(&Event::Apply(slice("web"))),
+            "ClusterIP slice kept"
         );
         for name in ["db", "unknown"] {
-            let mut s = Event::Apply(slice(name));
-            trim.slice(&mut s);
-            assert_eq!(endpoints(&s).len(), 1, "{name}");
+            assert!(trim.slice(&Event::Apply(slice(name))), "{name}");
         }
         // "web" comes back headless: its trimmed slices must be fetched again.
         trim.service(&Event::Apply(svc("db", "None")));
         assert!(futures::FutureExt::now_or_never(trim.restart.notified()).is_none());
         trim.service(&Event::Apply(svc("web", "None")));
         assert!(futures::FutureExt::now_or_never(trim.restart.notified()).is_some());
-    }
-
-    fn endpoints(event: &Event<WatchedSlice>) -> &[Endpoint] {
-        match event {
-            Event::Apply(s) => &s.endpoints,
-            _ => &[],
-        }
     }
 
     /// Regression: the trim remembered every Service it had ever seen, so its maps grew with
@@ -263,9 +254,8 @@ mod tests {
             let name = format!("churn-{i}");
             let ip = if i % 2 == 0 { "10.0.0.2" } else { "None" };
             trim.service(&Event::Apply(svc(&name, ip)));
-            let mut s = Event::Apply(slice(&name));
-            trim.slice(&mut s);
-            trim.slice(&mut Event::Delete(slice(&name)));
+            trim.slice(&Event::Apply(slice(&name)));
+            trim.slice(&Event::Delete(slice(&name)));
             trim.service(&Event::Delete(svc(&name, ip)));
         }
         assert_eq!(trim.sizes(), (1, 0));
