@@ -92,7 +92,7 @@ where
 
 /// The event `on_event` turns `item` into: as it is when its object is kept; a `Delete` for
 /// an object not kept (so no earlier copy outlives it); nothing for a listed object not kept.
-fn keep<K, F>(
+pub(super) fn keep<K, F>(
     item: Result<watcher::Event<K>, watcher::Error>,
     on_event: &mut F,
 ) -> Option<Result<watcher::Event<K>, watcher::Error>>
