@@ -128,6 +128,10 @@ pub struct Cli {
     /// Exit when the first sync of services and endpoints takes longer.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub initial_sync_timeout: Duration,
+    /// glibc malloc tuning for a steady, small resident set: a fixed 128 KiB mmap threshold
+    /// and `malloc_trim` after each zone rebuild (`heap.rs`). `false`: glibc's defaults.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub heap_tuning: bool,
     /// Verbosity (klog `--v`).
     #[arg(long, default_value_t = 0)]
     pub v: u8,
@@ -256,6 +260,7 @@ impl Cli {
             metrics_addr: Some(SocketAddr::new(http_ip, self.metrics_port)),
             initial_sync_timeout: self.initial_sync_timeout,
             shutdown_grace: Duration::from_secs(5),
+            heap_tuning: self.heap_tuning,
             autopath_trusted: autopath
                 .then(|| self.autopath_trusted.iter().map(|n| n.trunc()).collect()),
         })

@@ -13,6 +13,7 @@
 pub mod autopath;
 pub mod cli;
 pub mod handler;
+pub mod heap;
 pub mod http;
 pub mod manifests;
 pub mod metrics;
@@ -66,6 +67,8 @@ pub struct Config {
     pub lame_duck: Duration,
     /// How long a shutdown may take before tasks are abandoned.
     pub shutdown_grace: Duration,
+    /// `--heap-tuning`: `main` calls [`heap::tune`].
+    pub heap_tuning: bool,
     /// `--autopath`: the sources whose client subnet option is trusted (`--autopath-trusted`);
     /// `None` when autopath is off.
     pub autopath_trusted: Option<Vec<ipnet::IpNet>>,

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
             .exit(),
     };
     ops::logging::init(cli.v);
+    if cfg.heap_tuning {
+        kubedns::heap::tune();
+    }
     for flag in cli.ignored_flags() {
         tracing::warn!("flag {flag} is accepted for compatibility and ignored");
     }

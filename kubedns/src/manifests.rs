@@ -1,7 +1,8 @@
 //! Object source `--manifests PATH` (kubedns without a cluster): a YAML/JSON file or a directory of
 //! `*.yaml`, `*.yml`, `*.json` files, multi-document, `kind: List` accepted (as written by
 //! `kubectl get -o yaml`). Publishes complete [`ClusterObjects`] on the source channel.
-//! Parsing is `kubedns_records::from_yaml_documents`; this module owns files and timing.
+//! Parsing is `kubedns_records::from_yaml_documents_on` (a big `kind: List` is read on one
+//! thread per CPU); this module owns files and timing.
 //!
 //! Re-read when it changes: a notify watcher on the directory (file writes, renames and the
 //! kubelet's `..data` symlink swap all show up there) plus a 2 s poll of file metadata as a
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kubedns_records::{ClusterObjects, from_yaml_documents};
+use kubedns_records::{ClusterObjects, from_yaml_documents_on};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -83,13 +84,14 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
 /// Reads and parses every file of `path` into one object set.
 pub fn load(path: &Path) -> Result<ClusterObjects, ManifestError> {
     let mut objects = ClusterObjects::default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for file in files(path)? {
         let text = std::fs::read_to_string(&file).map_err(|reason| ManifestError::Read {
             file: file.clone(),
             reason,
         })?;
         // JSON is YAML: one parser for both.
-        let parsed = from_yaml_documents(&text).map_err(|e| ManifestError::Parse {
+        let parsed = from_yaml_documents_on(&text, threads).map_err(|e| ManifestError::Parse {
             file: file.clone(),
             reason: e.to_string(),
         })?;

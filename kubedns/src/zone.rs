@@ -128,6 +128,9 @@ pub async fn run(
         };
         let took = started.elapsed();
         view.store(snap);
+        // The previous snapshot is gone once the last query holding it finishes; what it and
+        // the projection freed goes back to the kernel (heap.rs), off the query path.
+        let _ = tokio::task::spawn_blocking(crate::heap::trim).await;
         generation += 1;
         record(&metrics, &objects, generation, serial, took);
         if generation == 1 {

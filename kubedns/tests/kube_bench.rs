@@ -39,8 +39,19 @@ fn spawn(api: &FakeApiServer, addr: &str, port: &str) -> (Proc, SocketAddr) {
     spawn_with(&["--kube-master-url", &api.url()], addr, port)
 }
 
+/// Spawns kubedns, under `KUBE_BENCH_WRAP` (a command line, e.g. `heaptrack -o /tmp/h`) when
+/// set: memory figures are then the wrapper's, so wrap only to profile.
 fn spawn_with(source: &[&str], addr: &str, port: &str) -> (Proc, SocketAddr) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubedns"));
+    let bin = env!("CARGO_BIN_EXE_kubedns");
+    let wrap = std::env::var("KUBE_BENCH_WRAP").unwrap_or_default();
+    let mut cmd = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    };
     cmd.args(source)
         .args(["--dns-port", port])
         .args([

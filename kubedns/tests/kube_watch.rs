@@ -121,16 +121,15 @@ async fn publishes_once_listed_then_follows_changes() {
 
     let objs = until(&mut run, "initial sync", |o| o.services.len() == 2).await;
     assert_eq!(names(&objs.services, |s| &s.metadata), ["ns/db", "ns/web"]);
+    // Only the headless Service's slice is kept (a ClusterIP Service never reads endpoints).
     assert_eq!(
         names(&objs.endpoint_slices, |s| &s.metadata),
-        ["ns/db-abcde", "ns/web-abcde"]
+        ["ns/db-abcde"]
     );
-    // Only the headless Service's endpoints are kept (a ClusterIP Service never reads them).
     assert_eq!(
         slice(&objs, "db").endpoints[0].hostname.as_deref(),
         Some("x-0")
     );
-    assert!(slice(&objs, "web").endpoints.is_empty());
     assert!(objs.pods.is_empty() && objs.endpoints.is_empty());
 
     api.update(&web.clone().cluster_ip("10.0.0.11"));
@@ -205,12 +204,9 @@ async fn nothing_is_published_until_every_watcher_listed() {
 #[tokio::test]
 async fn relist_after_expired_watch_forgets_objects_deleted_while_away() {
     let api = FakeApiServer::start().await;
-    let keep = svc("ns", "keep")
-        .cluster_ip("10.0.0.1")
-        .port("http", 80, "TCP");
-    let gone = svc("ns", "gone")
-        .cluster_ip("10.0.0.2")
-        .port("http", 80, "TCP");
+    // Headless, so that their slices are stored too.
+    let keep = svc("ns", "keep").headless().port("http", 80, "TCP");
+    let gone = svc("ns", "gone").headless().port("http", 80, "TCP");
     for s in [&keep, &gone] {
         api.create(s);
         api.create(&slice_for(s).ready("10.1.0.1"));
@@ -393,8 +389,11 @@ async fn a_service_recreated_headless_gets_its_trimmed_endpoints_back() {
     api.create(&web);
     api.create(&slice_for(&web).ready("10.1.0.5"));
     let mut run = start(&api, WatchConfig::default()).await;
-    let objs = until(&mut run, "initial sync", |o| o.endpoint_slices.len() == 1).await;
-    assert!(objs.endpoint_slices[0].endpoints.is_empty());
+    let objs = until(&mut run, "initial sync", |o| o.services.len() == 1).await;
+    assert!(
+        objs.endpoint_slices.is_empty(),
+        "a ClusterIP slice is not kept"
+    );
 
     // clusterIP is immutable: delete and re-create headless; the slice itself does not change.
     api.delete(&web);

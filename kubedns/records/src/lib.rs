@@ -36,7 +36,7 @@ mod sink;
 mod snapshot;
 
 pub use kind::zone::DNS_SCHEMA_VERSION;
-pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents};
+pub use objects::{ClusterObjects, ObjectsError, from_yaml_documents, from_yaml_documents_on};
 pub use project::{SERVICE_NAME_LABEL, project, reads_endpoints, spec_reads_endpoints};
 pub use sink::{Collect, Data, NameRef, Outcome, Section, Sink, SoaData};
 pub use snapshot::{SnapshotStats, ZoneSnapshot, record_text};

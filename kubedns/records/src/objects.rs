@@ -3,16 +3,19 @@
 //! Kubernetes API watchers and `--manifests` files) produce this; [`read`] owns reading
 //! manifests text.
 
+mod compact;
+mod list;
 pub mod model;
 mod read;
 
 use std::sync::Arc;
 
+pub use compact::Compact;
 pub use model::{
     Endpoint, EndpointAddress, EndpointConditions, EndpointSlice, EndpointSubset, Endpoints, Meta,
     Namespace, Pod, PodIp, PodSpec, PodStatus, Port, Service, ServiceSpec,
 };
-pub use read::{ObjectsError, from_yaml_documents};
+pub use read::{ObjectsError, from_yaml_documents, from_yaml_documents_on};
 
 /// All objects the zone is built from. Order is irrelevant to the projection.
 #[derive(Debug, Clone, Default)]

@@ -213,3 +213,27 @@ fn a_broken_list_names_the_position() {
         "no position: {msg}"
     );
 }
+
+/// A big List read on several threads gives the objects, and the errors, of one thread.
+#[test]
+fn a_list_read_on_threads_matches_one_thread() {
+    use kubedns_records::from_yaml_documents_on;
+    use testkit::cluster::Cluster;
+    let cluster = Cluster {
+        services: 400,
+        endpoints: 10,
+        headless_percent: 30,
+    };
+    let text = cluster.kubectl_yaml();
+    assert!(text.len() > 1 << 20, "small enough to be read whole");
+    let one = from_yaml_documents_on(&text, 1).expect("one thread");
+    let three = from_yaml_documents_on(&text, 3).expect("three threads");
+    assert_eq!(one.services.len(), 400);
+    assert_eq!(one.services, three.services);
+    assert_eq!(one.endpoint_slices, three.endpoint_slices);
+    let broken = text.replacen("port: 8080", "port: [8080", 300);
+    assert_eq!(
+        from_yaml_documents_on(&broken, 1).expect_err("broken"),
+        from_yaml_documents_on(&broken, 3).expect_err("broken")
+    );
+}

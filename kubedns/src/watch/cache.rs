@@ -72,6 +72,15 @@ impl<K: Slim> Cache<K> {
         }
     }
 
+    /// Removes the object `key` from the store (and from a relist in progress); returns
+    /// whether the live set changed.
+    pub(super) fn remove(&self, key: &Key) -> bool {
+        if let Some(buffer) = lock(&self.buffer).as_mut() {
+            buffer.remove(key);
+        }
+        lock(&self.live).remove(key).is_some()
+    }
+
     /// The live objects (cheap: `Arc` clones).
     pub(super) fn state(&self) -> Vec<Arc<K::Model>> {
         lock(&self.live).values().cloned().collect()

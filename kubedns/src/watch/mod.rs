@@ -12,6 +12,8 @@ mod cache;
 mod client;
 mod metrics;
 mod reflect;
+#[cfg(test)]
+mod store_tests;
 pub mod trim;
 pub mod types;
 
@@ -149,13 +151,26 @@ pub async fn run(
         token: token.child_token(),
     };
     let mut tasks = JoinSet::new();
-    // Endpoints of non-headless Services are dropped (trim.rs); the endpoints watch lists only
+    // Endpoint objects of non-headless Services are not kept (trim.rs); the endpoints watch lists only
     // once the Services are known, and relists when a Service starts reading endpoints.
     let trim = trim::Trim::new();
     let services = Cache::new();
+    let slices = (cfg.endpoints_api == EndpointsApi::Endpointslices).then(Cache::new);
+    let endpoints = (cfg.endpoints_api == EndpointsApi::Endpoints).then(Cache::new);
     let on_service = {
-        let trim = trim.clone();
-        move |event: &mut Event<WatchedService>| trim.service(event)
+        let (trim, slices, endpoints) = (trim.clone(), slices.clone(), endpoints.clone());
+        let changed = ctx.changed.clone();
+        move |event: &mut Event<WatchedService>| {
+            // Endpoint objects of a Service that no longer reads them leave the store now.
+            for key in trim.service(event) {
+                let s = slices.as_ref().is_some_and(|c| c.remove(&key));
+                let e = endpoints.as_ref().is_some_and(|c| c.remove(&key));
+                if s || e {
+                    changed.notify_one();
+                }
+            }
+            true
+        }
     };
     let watch = Watch {
         api: Api::<WatchedService>::all(client.clone()),
@@ -169,47 +184,40 @@ pub async fn run(
         let services = services.clone();
         Some(Box::pin(async move { services.wait_ready().await }) as reflect::Gate)
     };
-    let mut stores = Stores {
-        services: services.clone(),
-        slices: None,
-        endpoints: None,
-        pods: None,
-    };
-    if cfg.endpoints_api == EndpointsApi::Endpointslices {
-        let cache = Cache::new();
-        let restart = Some(trim.restart.clone());
-        let trim = trim.clone();
-        let on_event = move |event: &mut Event<WatchedSlice>| trim.slice(event);
+    if let Some(cache) = &slices {
+        let (trim, restart) = (trim.clone(), Some(trim.restart.clone()));
         let watch = Watch {
             api: Api::<WatchedSlice>::all(client.clone()),
             resource: "endpointslices",
-            on_event,
+            on_event: move |event: &mut Event<WatchedSlice>| trim.slice(event),
             after: after_services(),
             restart,
         };
         reflect::spawn(&mut tasks, &ctx, cache.clone(), watch);
-        stores.slices = Some(cache);
-    } else {
-        let cache = Cache::new();
-        let restart = Some(trim.restart.clone());
-        let trim = trim.clone();
-        let on_event = move |event: &mut Event<WatchedEndpoints>| trim.endpoints(event);
+    }
+    if let Some(cache) = &endpoints {
+        let (trim, restart) = (trim.clone(), Some(trim.restart.clone()));
         let watch = Watch {
             api: Api::<WatchedEndpoints>::all(client.clone()),
             resource: "endpoints",
-            on_event,
+            on_event: move |event: &mut Event<WatchedEndpoints>| trim.endpoints(event),
             after: after_services(),
             restart,
         };
         reflect::spawn(&mut tasks, &ctx, cache.clone(), watch);
-        stores.endpoints = Some(cache);
     }
+    let mut stores = Stores {
+        services: services.clone(),
+        slices,
+        endpoints,
+        pods: None,
+    };
     if cfg.watch_pods {
         let cache = Cache::new();
         let watch = Watch {
             api: Api::<WatchedPod>::all(client.clone()),
             resource: "pods",
-            on_event: |_: &mut Event<WatchedPod>| {},
+            on_event: |_: &mut Event<WatchedPod>| true,
             after: None,
             restart: None,
         };

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kubedns_records::ClusterObjects;
@@ -38,7 +38,8 @@ pub(super) type Gate = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Watch<K, F> {
     pub api: Api<K>,
     pub resource: &'static str,
-    /// Sees (and may trim) every event before it is stored: creations and deletions alike.
+    /// Sees every event before it is stored, creations and deletions alike, and says whether
+    /// its object is stored (false: the object is not kept, and a stored copy is removed).
     pub on_event: F,
     /// Start listing only once this resolves.
     pub after: Option<Gate>,
@@ -50,7 +51,7 @@ pub(super) struct Watch<K, F> {
 pub(super) fn spawn<K, F>(tasks: &mut JoinSet<()>, ctx: &Ctx, cache: Arc<Cache<K>>, w: Watch<K, F>)
 where
     K: Slim + Sync + 'static,
-    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
+    F: FnMut(&mut watcher::Event<K>) -> bool + Clone + Send + 'static,
 {
     tasks.spawn(watch_loop(cache, w, ctx.clone()));
 }
@@ -58,7 +59,7 @@ where
 async fn watch_loop<K, F>(cache: Arc<Cache<K>>, w: Watch<K, F>, ctx: Ctx)
 where
     K: Slim + Sync + 'static,
-    F: FnMut(&mut watcher::Event<K>) + Clone + Send + 'static,
+    F: FnMut(&mut watcher::Event<K>) -> bool + Clone + Send + 'static,
 {
     if let Some(after) = w.after {
         tokio::select! {
@@ -69,12 +70,9 @@ where
     loop {
         let stream = watcher(w.api.clone(), watcher::Config::default())
             .backoff(CappedBackoff::new())
-            .map_ok({
+            .filter_map({
                 let mut on_event = w.on_event.clone();
-                move |mut event| {
-                    on_event(&mut event);
-                    event
-                }
+                move |item| std::future::ready(keep(item, &mut on_event))
             });
         let restart = async {
             match &w.restart {
@@ -89,6 +87,31 @@ where
                 ctx.metrics.restart(w.resource);
             }
         }
+    }
+}
+
+/// The event `on_event` turns `item` into: as it is when its object is kept; a `Delete` for
+/// an object not kept (so no earlier copy outlives it); nothing for a listed object not kept.
+pub(super) fn keep<K, F>(
+    item: Result<watcher::Event<K>, watcher::Error>,
+    on_event: &mut F,
+) -> Option<Result<watcher::Event<K>, watcher::Error>>
+where
+    F: FnMut(&mut watcher::Event<K>) -> bool,
+{
+    let mut event = match item {
+        Ok(event) => event,
+        Err(e) => return Some(Err(e)),
+    };
+    if on_event(&mut event) {
+        return Some(Ok(event));
+    }
+    match event {
+        watcher::Event::Apply(obj) | watcher::Event::Delete(obj) => {
+            Some(Ok(watcher::Event::Delete(obj)))
+        }
+        watcher::Event::InitApply(_) => None,
+        other => Some(Ok(other)),
     }
 }
 

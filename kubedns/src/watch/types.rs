@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubedns_records::objects::model::{SERVICE_NAME_LABEL, TOLERATE_UNREADY};
 use kubedns_records::objects::{
-    Endpoint, EndpointSlice, EndpointSubset, Endpoints, Meta, Pod, PodSpec, PodStatus, Port,
-    Service, ServiceSpec,
+    Compact, Endpoint, EndpointSlice, EndpointSubset, Endpoints, Meta, Pod, PodSpec, PodStatus,
+    Port, Service, ServiceSpec,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -104,10 +104,12 @@ resource!(WatchedService, "Service", "", "v1", "services");
 impl Slim for WatchedService {
     type Model = Service;
     fn into_model(self) -> Service {
-        Service {
+        let mut model = Service {
             metadata: meta(self.metadata),
             spec: self.spec,
-        }
+        };
+        model.compact();
+        model
     }
 }
 
@@ -141,12 +143,14 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Endpoint>, D::Er
 impl Slim for WatchedSlice {
     type Model = EndpointSlice;
     fn into_model(self) -> EndpointSlice {
-        EndpointSlice {
+        let mut model = EndpointSlice {
             metadata: meta(self.metadata),
             address_type: self.address_type,
             endpoints: self.endpoints,
             ports: self.ports,
-        }
+        };
+        model.compact();
+        model
     }
 }
 
@@ -165,10 +169,12 @@ resource!(WatchedEndpoints, "Endpoints", "", "v1", "endpoints");
 impl Slim for WatchedEndpoints {
     type Model = Endpoints;
     fn into_model(self) -> Endpoints {
-        Endpoints {
+        let mut model = Endpoints {
             metadata: meta(self.metadata),
             subsets: self.subsets,
-        }
+        };
+        model.compact();
+        model
     }
 }
 
@@ -189,11 +195,13 @@ resource!(WatchedPod, "Pod", "", "v1", "pods");
 impl Slim for WatchedPod {
     type Model = Pod;
     fn into_model(self) -> Pod {
-        Pod {
+        let mut model = Pod {
             metadata: meta(self.metadata),
             spec: self.spec,
             status: self.status,
-        }
+        };
+        model.compact();
+        model
     }
 }
 

@@ -11,6 +11,7 @@
 use serde::Deserialize;
 
 use super::ClusterObjects;
+use super::compact::Compact;
 use super::model::{
     Endpoint, EndpointSlice, EndpointSubset, Endpoints, Meta, Namespace, Pod, PodSpec, PodStatus,
     Port, Service, ServiceSpec,
@@ -59,10 +60,10 @@ pub enum ObjectsError {
 /// keep, so one pass reads any of them whatever the order of its keys (`kind` may come last).
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct Item {
+pub(super) struct Item {
     api_version: Option<String>,
     kind: Option<String>,
-    metadata: Meta,
+    pub(super) metadata: Meta,
     spec: Option<ItemSpec>,
     status: Option<PodStatus>,
     address_type: Option<String>,
@@ -70,17 +71,39 @@ struct Item {
     endpoints: Vec<Endpoint>,
     ports: Option<Vec<Port>>,
     subsets: Option<Vec<EndpointSubset>>,
-    items: Option<Vec<Item>>,
+    pub(super) items: Option<Vec<Item>>,
 }
 
-/// A Service's spec, or the one field of a Pod's spec that DNS reads.
+/// A Service's spec, or the one field of a Pod's spec that DNS reads. The fields of
+/// [`ServiceSpec`] are spelled out rather than `#[serde(flatten)]`ed: flatten buffers every
+/// key of every spec (selectors included) into a generic tree before reading it, which made
+/// a 10,000-Service List markedly slower to read.
 #[derive(Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 struct ItemSpec {
-    #[serde(flatten)]
-    service: ServiceSpec,
-    #[serde(rename = "hostNetwork")]
+    #[serde(rename = "clusterIP")]
+    cluster_ip: Option<String>,
+    #[serde(rename = "clusterIPs")]
+    cluster_ips: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    external_name: Option<String>,
+    ports: Option<Vec<Port>>,
+    publish_not_ready_addresses: Option<bool>,
     host_network: Option<bool>,
+}
+
+impl ItemSpec {
+    fn service(self) -> ServiceSpec {
+        ServiceSpec {
+            cluster_ip: self.cluster_ip,
+            cluster_ips: self.cluster_ips,
+            type_: self.type_,
+            external_name: self.external_name,
+            ports: self.ports,
+            publish_not_ready_addresses: self.publish_not_ready_addresses,
+        }
+    }
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Endpoint>, D::Error> {
@@ -101,7 +124,7 @@ struct HeaderMeta {
     name: Option<String>,
 }
 
-fn yaml_options(len: usize) -> serde_saphyr::Options {
+pub(super) fn yaml_options(len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     // An honest manifest has at most a few nodes and events per byte.
     budget.max_nodes = budget.max_nodes.max(len);
@@ -117,6 +140,12 @@ fn yaml_options(len: usize) -> serde_saphyr::Options {
 /// and Namespace are kept, other kinds ignored. Empty documents are skipped. The first bad
 /// document fails the whole text.
 pub fn from_yaml_documents(text: &str) -> Result<ClusterObjects, ObjectsError> {
+    from_yaml_documents_on(text, 1)
+}
+
+/// [`from_yaml_documents`], reading the entries of a big `kind: List` on up to `threads`
+/// threads (`list.rs`); the result, errors included, is the same.
+pub fn from_yaml_documents_on(text: &str, threads: usize) -> Result<ClusterObjects, ObjectsError> {
     let mut out = ClusterObjects::default();
     if text.trim_start().starts_with('{') {
         read_json(text, &mut out)?;
@@ -127,6 +156,13 @@ pub fn from_yaml_documents(text: &str) -> Result<ClusterObjects, ObjectsError> {
             .lines()
             .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
         if !has_content {
+            continue;
+        }
+        if threads > 1
+            && doc.len() >= super::list::MIN_SPLIT_BYTES
+            && let Some(item) = read_list(doc, threads)
+        {
+            add(&mut out, item, None, document, line)?;
             continue;
         }
         let parsed: Result<Option<Item>, _> =
@@ -142,6 +178,18 @@ pub fn from_yaml_documents(text: &str) -> Result<ClusterObjects, ObjectsError> {
         add(&mut out, item, None, document, line)?;
     }
     Ok(out)
+}
+
+/// A List document read by [`super::list::read`]: its head with the entries put back.
+fn read_list(doc: &str, threads: usize) -> Option<Item> {
+    let list = super::list::read(doc, threads)?;
+    let head = serde_saphyr::from_str_with_options::<Option<Item>>(&list.head, yaml_options(0));
+    let mut head = head.ok()??;
+    if head.items.is_some() {
+        return None;
+    }
+    head.items = Some(list.items);
+    Some(head)
 }
 
 fn read_json(text: &str, out: &mut ClusterObjects) -> Result<(), ObjectsError> {
@@ -241,15 +289,15 @@ fn add(
                 add(out, entry, item_kind, document, line)?;
             }
         }
-        "Service" => out.services.push(Arc::new(Service {
+        "Service" => out.services.push(compacted(Service {
             metadata,
-            spec: spec.map(|s| s.service),
+            spec: spec.map(ItemSpec::service),
         })),
         "EndpointSlice" => {
             let Some(address_type) = address_type else {
                 return Err(invalid("missing field `addressType`".into()));
             };
-            out.endpoint_slices.push(Arc::new(EndpointSlice {
+            out.endpoint_slices.push(compacted(EndpointSlice {
                 metadata,
                 address_type,
                 endpoints,
@@ -258,8 +306,8 @@ fn add(
         }
         "Endpoints" => out
             .endpoints
-            .push(Arc::new(Endpoints { metadata, subsets })),
-        "Pod" => out.pods.push(Arc::new(Pod {
+            .push(compacted(Endpoints { metadata, subsets })),
+        "Pod" => out.pods.push(compacted(Pod {
             metadata,
             spec: spec.map(|s| PodSpec {
                 host_network: s.host_network,
@@ -270,6 +318,12 @@ fn add(
         _ => {}
     }
     Ok(())
+}
+
+/// `obj` without spare capacity, shared.
+fn compacted<T: Compact>(mut obj: T) -> Arc<T> {
+    obj.compact();
+    Arc::new(obj)
 }
 
 /// Splits on document markers (`---` lines, optionally followed by content, and `...`),
