@@ -7,8 +7,10 @@
 //!
 //! Layout: [`name`] (label and reverse-name helpers), [`objects`] (the compact object model and
 //! manifests reading), `model` (the compact zone model), `snapshot` (a zone at one generation),
-//! `project` (objects to snapshot), `answer` (snapshot and question to reply), and one module
-//! per record kind under `kind/`, each citing its section of the specification.
+//! `project` (objects to snapshot), `answer` (snapshot and question to records in a [`Sink`]),
+//! `sink` (where records go: hickory records through [`Collect`], or the server's wire writer),
+//! and one module per record kind under `kind/`, each citing its section of the specification
+//! and reached through the one `Kind` trait.
 //!
 //! Endpoints are published for headless Services only (spec §2.4, kube-dns): a ClusterIP
 //! Service's names are its cluster IPs, so both object sources can drop the endpoints of
