@@ -293,11 +293,17 @@ fn debug_query(request: &MessageRequest, reply: &Reply) {
     );
 }
 
-/// The EDNS to echo: payload `min(max(client, 512), 1232)`, version 0, DO clear.
+/// The UDP payload we echo and fill for a client that advertised `client`: at least 512
+/// (RFC 6891 §6.2.5), at most [`MAX_UDP_PAYLOAD`]. Both answer paths use it.
+pub(crate) fn echoed_payload(client: u16) -> u16 {
+    client.clamp(512, MAX_UDP_PAYLOAD)
+}
+
+/// The EDNS to echo: payload [`echoed_payload`], version 0, DO clear.
 pub fn response_edns(request: &MessageRequest) -> Option<Edns> {
     request.edns.as_ref().map(|req| {
         let mut e = Edns::new();
-        e.set_max_payload(req.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+        e.set_max_payload(echoed_payload(req.max_payload()));
         e.set_version(0);
         e
     })

@@ -19,7 +19,7 @@ use hickory_net::xfer::Protocol;
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::wire::{Wire, WireLabels};
-use super::{Handler, MAX_UDP_PAYLOAD};
+use super::{Handler, echoed_payload};
 use crate::metrics::System;
 
 /// Labels in a name: at most 127 (255 octets, RFC 1035 §2.3.4).
@@ -129,7 +129,7 @@ pub(super) fn respond(
         .map(|(l, slot)| *slot = l)
         .count();
     let labels = labels.get(..n).unwrap_or(&[]);
-    let payload = q.edns.map_or(512, |p| p.clamp(512, MAX_UDP_PAYLOAD));
+    let payload = q.edns.map_or(512, echoed_payload);
     let limit = match protocol {
         Protocol::Udp => usize::from(payload),
         _ => usize::from(u16::MAX),
