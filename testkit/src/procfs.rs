@@ -28,18 +28,39 @@ fn ppid(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Resident set size (KiB) and open descriptors of `pid`.
-pub fn usage(pid: u32) -> Option<(u64, u64)> {
+/// What a process holds, from `/proc/<pid>/status` and `/proc/<pid>/fd`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Resident set, KiB (`VmRSS`: anonymous + file-backed + shared memory).
+    pub rss_kib: u64,
+    /// Resident anonymous memory, KiB (`RssAnon`): heap, stacks, what the process allocated.
+    pub anon_kib: u64,
+    /// Resident file-backed pages, KiB (`RssFile`): mostly the pages of the program and its
+    /// libraries that have run so far, shared with the page cache.
+    pub file_kib: u64,
+    /// Open descriptors.
+    pub fds: u64,
+}
+
+/// The resident memory and open descriptors of `pid`.
+pub fn usage(pid: u32) -> Option<Usage> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
-    Some((rss, fds))
+    Some(Usage {
+        rss_kib: kib("VmRSS:")?,
+        anon_kib: kib("RssAnon:")?,
+        file_kib: kib("RssFile:")?,
+        fds,
+    })
 }
 
 /// Sends SIGKILL to `pid`.
@@ -54,8 +75,10 @@ mod tests {
     #[test]
     fn reads_its_own_usage_and_parent() {
         let me = std::process::id();
-        let (rss, fds) = usage(me).unwrap();
-        assert!(rss > 0 && fds > 2, "{rss} {fds}");
+        let u = usage(me).unwrap();
+        assert!(u.rss_kib > 0 && u.fds > 2, "{u:?}");
+        assert!(u.anon_kib > 0 && u.file_kib > 0, "{u:?}");
+        assert!(u.anon_kib + u.file_kib <= u.rss_kib, "{u:?}");
         let mut sleeper = Command::new("sleep").arg("5").spawn().unwrap();
         assert_eq!(ppid(sleeper.id()), Some(me));
         assert!(child_of(me).is_some());

@@ -4,6 +4,11 @@
 //! each object as its compact model value (`types.rs`), and survives its watcher being
 //! replaced, which is how the EndpointSlice watch is restarted when a Service starts needing
 //! endpoints it had been told to drop. A delete removes the entry; nothing else is indexed.
+//!
+//! An object that arrives equal (as its model) to the stored one keeps the stored value: an
+//! update that changes nothing the records read (a status or resourceVersion bump) costs no
+//! rebuild, and a relist after an outage or a 410 reallocates only what changed, so it leaves
+//! neither a second copy of the store nor the holes of the first behind it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,25 +55,45 @@ impl<K: Slim> Cache<K> {
                 false
             }
             Event::InitApply(obj) => {
+                let (key, model) = (key(&obj), obj.into_model());
+                let value = self.reuse(&key, model);
                 let mut buffer = lock(&self.buffer);
-                let buffer = buffer.get_or_insert_with(HashMap::new);
-                buffer.insert(key(&obj), Arc::new(obj.into_model()));
+                buffer.get_or_insert_with(HashMap::new).insert(key, value);
                 false
             }
             Event::InitDone => {
                 let listed = lock(&self.buffer).take().unwrap_or_default();
-                *lock(&self.live) = listed;
-                self.ready.send_replace(true);
-                true
+                let mut live = lock(&self.live);
+                let same = listed.len() == live.len()
+                    && listed
+                        .iter()
+                        .all(|(k, v)| live.get(k).is_some_and(|old| Arc::ptr_eq(old, v)));
+                *live = listed;
+                drop(live);
+                let first = !self.ready.send_replace(true);
+                first || !same
             }
             Event::Apply(obj) => {
-                lock(&self.live).insert(key(&obj), Arc::new(obj.into_model()));
+                let (key, model) = (key(&obj), obj.into_model());
+                let mut live = lock(&self.live);
+                if live.get(&key).is_some_and(|old| **old == model) {
+                    return false;
+                }
+                live.insert(key, Arc::new(model));
                 true
             }
             Event::Delete(obj) => {
                 lock(&self.live).remove(&key(&obj));
                 true
             }
+        }
+    }
+
+    /// The stored value of `key` when it equals `model`, else `model` in a new `Arc`.
+    fn reuse(&self, key: &Key, model: K::Model) -> Arc<K::Model> {
+        match lock(&self.live).get(key) {
+            Some(old) if **old == model => Arc::clone(old),
+            _ => Arc::new(model),
         }
     }
 
@@ -141,5 +166,64 @@ mod tests {
         assert_eq!(names(&c), ["b", "c"]);
         c.apply(Event::InitDone);
         assert_eq!(names(&c), ["c"]);
+    }
+
+    fn svc_ip(name: &str, ip: &str) -> WatchedService {
+        let mut s = svc(name);
+        s.spec = Some(kubedns_records::objects::ServiceSpec {
+            cluster_ip: Some(ip.into()),
+            ..Default::default()
+        });
+        s
+    }
+
+    fn value(c: &Cache<WatchedService>, name: &str) -> Arc<kubedns_records::objects::Service> {
+        let state = c.state();
+        let found = state
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name));
+        Arc::clone(found.expect("stored"))
+    }
+
+    /// An update the records cannot see (same model) changes nothing; a real one does.
+    #[test]
+    fn an_update_that_changes_nothing_is_not_a_change() {
+        let c = Cache::new();
+        c.apply(Event::Init);
+        c.apply(Event::InitApply(svc_ip("a", "10.0.0.1")));
+        assert!(c.apply(Event::InitDone));
+        let before = value(&c, "a");
+        let mut bumped = svc_ip("a", "10.0.0.1");
+        bumped.metadata.resource_version = Some("99".into());
+        assert!(!c.apply(Event::Apply(bumped)));
+        assert!(Arc::ptr_eq(&before, &value(&c, "a")));
+        assert!(c.apply(Event::Apply(svc_ip("a", "10.0.0.2"))));
+        assert!(!Arc::ptr_eq(&before, &value(&c, "a")));
+    }
+
+    /// A relist that finds what is stored keeps the stored values and reports no change; one
+    /// object added, changed or missing makes it a change.
+    #[test]
+    fn a_relist_of_the_same_objects_keeps_them_and_is_not_a_change() {
+        let c = Cache::new();
+        let list = |c: &Cache<WatchedService>, objs: &[(&str, &str)]| {
+            c.apply(Event::Init);
+            for (n, ip) in objs {
+                c.apply(Event::InitApply(svc_ip(n, ip)));
+            }
+            c.apply(Event::InitDone)
+        };
+        assert!(
+            list(&c, &[("a", "10.0.0.1"), ("b", "10.0.0.2")]),
+            "first list"
+        );
+        let a = value(&c, "a");
+        assert!(!list(&c, &[("b", "10.0.0.2"), ("a", "10.0.0.1")]));
+        assert!(Arc::ptr_eq(&a, &value(&c, "a")));
+        assert!(list(&c, &[("a", "10.0.0.1"), ("b", "10.0.0.3")]), "changed");
+        assert!(Arc::ptr_eq(&a, &value(&c, "a")), "unchanged object kept");
+        assert!(list(&c, &[("a", "10.0.0.1")]), "missing");
+        assert!(list(&c, &[("a", "10.0.0.1"), ("c", "10.0.0.4")]), "added");
+        assert_eq!(names(&c), ["a", "c"]);
     }
 }

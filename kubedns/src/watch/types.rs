@@ -21,8 +21,8 @@ use serde::{Deserialize, Deserializer};
 pub(super) trait Slim:
     kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send
 {
-    /// The compact value kept in the store.
-    type Model: Send + Sync + 'static;
+    /// The compact value kept in the store (compared to skip updates that change nothing).
+    type Model: PartialEq + Send + Sync + 'static;
     /// Converts, dropping the watch bookkeeping (resourceVersion, uid).
     fn into_model(self) -> Self::Model;
 }

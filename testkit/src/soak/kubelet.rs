@@ -341,13 +341,8 @@ pub fn watch_pod(k: &Mutex<Kubelet>, rec: &Mutex<Recorder>, stop: &AtomicBool) {
                 let Some(pid) = pid.filter(|&pid| seen.settled(process, pid, now)) else {
                     continue;
                 };
-                if let Some((rss_kib, fds)) = usage(pid) {
-                    rec.samples.push(Sample {
-                        at,
-                        process,
-                        rss_kib,
-                        fds,
-                    });
+                if let Some(usage) = usage(pid) {
+                    rec.samples.push(Sample { at, process, usage });
                 }
             }
         }

@@ -95,7 +95,7 @@ pub struct Soak {
     pub text: String,
     /// The SVG timeline.
     pub svg: String,
-    /// The resource samples (`seconds,process,rss_kib,fds`).
+    /// The resource samples (`seconds,process,rss_kib,anon_kib,file_kib,fds`).
     pub samples_csv: String,
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 
 use super::model::{Class, Key};
+use crate::procfs::Usage;
 
 /// How a query ended, when not plainly right.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +74,8 @@ pub struct Sample {
     pub at: Duration,
     /// `kubedns`, `nanny`, `dnscache`, `sidecar`.
     pub process: &'static str,
-    /// Resident set, KiB.
-    pub rss_kib: u64,
-    /// Open descriptors.
-    pub fds: u64,
+    /// Resident memory and open descriptors.
+    pub usage: Usage,
 }
 
 /// Everything recorded.

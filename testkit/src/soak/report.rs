@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::model::Class;
-use super::record::{Outcome, Recorder, Sample};
+use super::record::{Outcome, Recorder};
 
 /// The bounds a run must hold (issue defaults; tests may loosen one with a reason).
 #[derive(Debug, Clone)]
@@ -62,13 +62,18 @@ pub struct Summary {
     pub stale_span: Option<(Duration, Duration)>,
     /// Longest dnscache restart after a kill -9.
     pub cache_restart: Option<Duration>,
-    /// Per process: (name, RSS drift %, fd drift %, first and last RSS KiB, first and last fds).
-    pub drift: Vec<(&'static str, f64, f64, u64, u64, u64, u64)>,
+    /// The run's drift start.
+    pub drift_from: Duration,
+    /// Resource drift per process.
+    pub drift: Vec<Drift>,
     /// Broken bounds, one line each.
     pub failures: Vec<String>,
     /// The first few queries of each kind that broke a bound, one line each.
     pub examples: Vec<String>,
 }
+
+mod drift;
+pub use drift::{Drift, warm_from};
 
 /// Examples kept per kind.
 const EXAMPLES: usize = 4;
@@ -109,6 +114,7 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
     let mut s = Summary {
         sent: rec.buckets.iter().map(|b| b.sent).sum(),
         answered: rec.buckets.iter().map(|b| b.answered).sum(),
+        drift_from,
         ..Summary::default()
     };
     let mut shown = [0usize; 4];
@@ -167,32 +173,21 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
         .map(|m| m.end.saturating_sub(m.start))
         .max();
     for process in ["kubedns", "nanny", "dnscache", "sidecar"] {
+        let from = warm_from(rec, process, drift_from);
         let samples: Vec<_> = rec
             .samples
             .iter()
-            .filter(|x| x.process == process && x.at >= drift_from)
+            .filter(|x| x.process == process && x.at >= from)
             .collect();
         let n = (samples.len() / 10).max(3).min(samples.len());
         if n == 0 {
             continue;
         }
-        let head = &samples[..n];
-        let tail = &samples[samples.len() - n..];
-        let rss = (
-            median(head.iter().map(|x| x.rss_kib).collect()),
-            median(tail.iter().map(|x| x.rss_kib).collect()),
-        );
-        // Descriptors come and go with each TCP client: a leak raises the floor.
-        let floor = |v: &[&Sample]| v.iter().map(|x| x.fds).min().unwrap_or(0);
-        let fds = (floor(head), floor(tail));
-        s.drift.push((
+        s.drift.push(Drift::of(
             process,
-            pct(rss.0, rss.1),
-            pct(fds.0, fds.1),
-            rss.0,
-            rss.1,
-            fds.0,
-            fds.1,
+            from,
+            &samples[..n],
+            &samples[samples.len() - n..],
         ));
     }
     let mut fail = |broken: bool, line: String| {
@@ -233,7 +228,8 @@ pub fn summarise(rec: &Recorder, bounds: &Bounds, drift_from: Duration) -> Summa
         );
     }
     let drift = s.drift.clone();
-    for (p, rss, fds, ..) in drift {
+    for d in drift {
+        let (p, rss, fds) = (d.process, Drift::pct(d.rss), Drift::pct(d.fds));
         fail(
             rss > bounds.drift_pct,
             format!("{p} RSS grew {rss:.1}% > {}%", bounds.drift_pct),
@@ -302,12 +298,20 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "drift from the drift start to the end (RSS: median, fds: lowest, of the first and last tenth):"
+        "drift to the end from {:.0} s, or that long after a kill -9 of the process (memory: median, fds: lowest, of the first and last tenth; KiB):",
+        s.drift_from.as_secs_f64()
     );
-    for (p, rss, fds, r0, r1, f0, f1) in &s.drift {
+    for d in &s.drift {
+        let pair = |(a, b): (u64, u64)| format!("{a:>6} -> {b:>6} ({:+.1}%)", Drift::pct((a, b)));
         let _ = writeln!(
             o,
-            "  {p:<9} RSS {r0:>7} -> {r1:>7} KiB ({rss:+.1}%)   fds {f0:>4} -> {f1:>4} ({fds:+.1}%)"
+            "  {:<9} from {:>5.0} s  RSS {}   anon {}   file {}   fds {}",
+            d.process,
+            d.from.as_secs_f64(),
+            pair(d.rss),
+            pair(d.anon),
+            pair(d.file),
+            pair(d.fds)
         );
     }
     if !s.examples.is_empty() {
@@ -329,73 +333,24 @@ pub fn text(rec: &Recorder, s: &Summary, header: &str) -> String {
     o
 }
 
-/// The resource samples as CSV: `seconds,process,rss_kib,fds`.
+/// The resource samples as CSV: `seconds,process,rss_kib,anon_kib,file_kib,fds`.
 pub fn samples_csv(rec: &Recorder) -> String {
-    let mut o = String::from("seconds,process,rss_kib,fds\n");
+    let mut o = String::from("seconds,process,rss_kib,anon_kib,file_kib,fds\n");
     for x in &rec.samples {
+        let u = &x.usage;
         let _ = writeln!(
             o,
-            "{:.1},{},{},{}",
+            "{:.1},{},{},{},{},{}",
             x.at.as_secs_f64(),
             x.process,
-            x.rss_kib,
-            x.fds
+            u.rss_kib,
+            u.anon_kib,
+            u.file_kib,
+            u.fds
         );
     }
     o
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::soak::model::Key;
-    use crate::soak::record::{Mark, Outcome};
-
-    fn servfail_at(rec: &mut Recorder, sent_ms: u64, until_ms: u64) {
-        let at = |ms| rec.start + Duration::from_millis(ms);
-        let (sent, until) = (at(sent_ms), at(until_ms));
-        let key = Key::new("x.soak.svc.cluster.local", hickory_proto::rr::RecordType::A);
-        rec.bad(
-            sent,
-            until,
-            key,
-            Class::Cluster,
-            Outcome::ServFail,
-            String::new(),
-        );
-    }
-
-    /// A query in flight when kubedns is killed may fail with it even though it was sent
-    /// before the kill; one that failed before the kill is a real failure.
-    #[test]
-    fn a_window_covers_queries_in_flight_at_its_start() {
-        let mut rec = Recorder::new(std::time::Instant::now());
-        rec.marks.push(Mark {
-            label: "kill -9 kubedns",
-            start: Duration::from_millis(7_500),
-            end: Duration::from_millis(7_600),
-            note: String::new(),
-        });
-        servfail_at(&mut rec, 7_460, 9_500);
-        assert_eq!(
-            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
-            (1, 0)
-        );
-        servfail_at(&mut rec, 7_000, 7_400);
-        assert_eq!(
-            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
-            (1, 1)
-        );
-        servfail_at(&mut rec, 12_000, 12_010);
-        assert_eq!(
-            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
-            (2, 1),
-            "5 s slack"
-        );
-        servfail_at(&mut rec, 12_700, 12_710);
-        assert_eq!(
-            summarise(&rec, &Bounds::default(), Duration::ZERO).servfail,
-            (2, 2)
-        );
-    }
-}
+mod tests;

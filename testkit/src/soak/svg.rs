@@ -1,11 +1,12 @@
-//! The report's picture: one SVG timeline with five panels sharing the time axis (QPS sent and
-//! answered; p50 and p99 latency; errors by kind per second; RSS and open descriptors per
-//! process), the faults shaded across all of them and labelled on top. Hand-written SVG 1.1,
+//! The report's picture: one SVG timeline with six panels sharing the time axis (QPS sent and
+//! answered; p50 and p99 latency; errors by kind per second; RSS, its anonymous part and open
+//! descriptors per process), the faults shaded across all of them and labelled on top. Hand-written SVG 1.1,
 //! no dependencies. Pure.
 
 use std::fmt::Write as _;
 
 use super::record::{Outcome, Recorder};
+use crate::procfs::Usage;
 
 const W: f64 = 1200.0;
 const LEFT: f64 = 70.0;
@@ -154,7 +155,7 @@ pub fn timeline(rec: &Recorder, title: &str) -> String {
         })
         .collect();
     let procs = ["kubedns", "nanny", "dnscache", "sidecar"];
-    let per_proc = |f: fn(u64, u64) -> f64| -> Vec<Series> {
+    let per_proc = |f: fn(&Usage) -> f64| -> Vec<Series> {
         procs
             .iter()
             .map(|p| {
@@ -162,19 +163,21 @@ pub fn timeline(rec: &Recorder, title: &str) -> String {
                     .samples
                     .iter()
                     .filter(|s| s.process == *p && s.at.as_secs_f64() <= xmax)
-                    .map(|s| (s.at.as_secs_f64(), f(s.rss_kib, s.fds)))
+                    .map(|s| (s.at.as_secs_f64(), f(&s.usage)))
                     .collect();
                 (p.to_string(), pts)
             })
             .collect()
     };
-    let rss = per_proc(|kib, _| kib as f64 / 1024.0);
-    let fds = per_proc(|_, fds| fds as f64);
+    let rss = per_proc(|u| u.rss_kib as f64 / 1024.0);
+    let anon = per_proc(|u| u.anon_kib as f64 / 1024.0);
+    let fds = per_proc(|u| u.fds as f64);
     let panels = [
         ("queries per second", "", qps),
         ("latency (ms)", "", lat),
         ("errors per second (by send time)", "", errors),
         ("RSS (MiB)", "", rss),
+        ("of which anonymous (MiB)", "", anon),
         ("open fds", "", fds),
     ];
     let h = TOP + panels.len() as f64 * (PANEL + GAP) + 20.0;
