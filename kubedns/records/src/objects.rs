@@ -4,6 +4,7 @@
 //! manifests text.
 
 mod compact;
+mod fast;
 mod list;
 pub mod model;
 mod read;

@@ -80,11 +80,13 @@ pub(super) fn read(doc: &str, threads: usize) -> Option<List> {
             .iter()
             .map(|chunk| {
                 scope.spawn(move || {
-                    serde_saphyr::from_str_with_options::<Vec<Item>>(
-                        chunk,
-                        yaml_options(chunk.len()),
-                    )
-                    .ok()
+                    super::fast::from_str::<Vec<Item>>(chunk).ok().or_else(|| {
+                        serde_saphyr::from_str_with_options::<Vec<Item>>(
+                            chunk,
+                            yaml_options(chunk.len()),
+                        )
+                        .ok()
+                    })
                 })
             })
             .collect();

@@ -3,6 +3,8 @@
 //! one pass straight into the compact model: no document tree is ever built, and the fields
 //! the zone does not read are skipped by the parser, so a 40 MiB `kind: List` costs what its
 //! Services and endpoints cost, not what its text and metadata would.
+//! A document in the block style kubectl writes goes through the fast reader (`fast.rs`);
+//! anything else, and any document it is unsure of, through the general YAML parser.
 //!
 //! The YAML parser's resource budget stays on against alias expansion and deep nesting; its
 //! caps on node and event counts, which only measure the size of an honest file, scale with
@@ -162,6 +164,10 @@ pub fn from_yaml_documents_on(text: &str, threads: usize) -> Result<ClusterObjec
             && doc.len() >= super::list::MIN_SPLIT_BYTES
             && let Some(item) = read_list(doc, threads)
         {
+            add(&mut out, item, None, document, line)?;
+            continue;
+        }
+        if let Ok(item) = super::fast::from_str::<Item>(doc) {
             add(&mut out, item, None, document, line)?;
             continue;
         }
