@@ -10,7 +10,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 use crate::kind::{Found, KINDS, Question, headless, ptr};
-use crate::model::Proto;
+use crate::model::{Port, Proto};
 use crate::sink::{Collect, Data, NameRef, Outcome, Section, Sink, Tally};
 use crate::snapshot::ZoneSnapshot;
 
@@ -209,22 +209,19 @@ pub(crate) fn dump(snap: &ZoneSnapshot) -> Vec<Record> {
     ];
     let mut names: Vec<Name> = vec![snap.zone.clone(), snap.ns_name.clone()];
     names.extend(snap.zone.prepend_label("dns-version").ok());
-    for svc in &snap.services {
-        names.push(svc.name.clone());
-        let mut ports: Vec<(&str, Proto)> = svc.ports.iter().map(|p| (&*p.name, p.proto)).collect();
-        for ep in svc.endpoints.iter() {
+    for svc in snap.services() {
+        names.push(svc.name().clone());
+        let port = |p: &Port| (svc.port_name(p), p.proto);
+        let mut ports: Vec<(&str, Proto)> = svc.ports().iter().map(port).collect();
+        for ep in svc.endpoints() {
             names.extend(headless::endpoint_name(svc, ep));
-            ports.extend(
-                svc.group_ports(ep.group)
-                    .iter()
-                    .map(|p| (&*p.name, p.proto)),
-            );
+            ports.extend(svc.group_ports(ep.group).iter().map(port));
         }
         ports.sort();
         ports.dedup();
         for (port, proto) in ports.into_iter().filter(|(n, _)| !n.is_empty()) {
             let srv = svc
-                .name
+                .name()
                 .prepend_label(proto.label())
                 .and_then(|n| n.prepend_label(format!("_{port}")));
             names.extend(srv.ok());

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use crate::kind::{cluster_ip, external_name, headless};
-use crate::model::{Ep, Owner, Port, Reverse, Svc, SvcKind};
+use crate::model::{KeyIndex, Owner, Pool, PortSpec, Reverse, Svc, SvcEntry, SvcKind};
 use crate::objects::{EndpointSlice, Endpoints, Service, ServiceSpec};
 use crate::snapshot::ZoneSnapshot;
 use crate::{ClusterObjects, PodMode, ZoneConfig};
@@ -85,41 +85,66 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
         .map(|n| n.to_ascii_lowercase().into_boxed_str())
         .collect();
 
+    // Everything the Services keep goes to vectors sized once up front (about: endpoints are
+    // counted before readiness), see `model/pool.rs`.
+    let addresses = objects
+        .endpoint_slices
+        .iter()
+        .flat_map(|s| &s.endpoints)
+        .map(|e| e.addresses.len())
+        .sum::<usize>();
+    let mut pool = Pool::with_capacity(services.len(), addresses);
+    let mut by_key = KeyIndex::with_capacity(services.len());
+    let mut entries: Vec<SvcEntry> = Vec::with_capacity(services.len());
     for (ns, name, svc) in services {
-        let key = format!("{}/{}", ns.to_ascii_lowercase(), name.to_ascii_lowercase());
-        if snap.by_key.contains_key(key.as_str()) {
+        let (ns_lower, name_lower) = (ns.to_ascii_lowercase(), name.to_ascii_lowercase());
+        let key = (ns_lower.as_bytes(), name_lower.as_bytes());
+        let is = |idx: u32| {
+            let entry = usize::try_from(idx).ok().and_then(|i| entries.get(i));
+            entry.is_some_and(|e| pool.svc(e).is(key.0, key.1))
+        };
+        if by_key.get(key.0, key.1, is).is_some() {
             snap.stats.skipped += 1;
             continue;
         }
-        let Some(built) = build_service(&snap, ns, name, svc, &slices, &endpoints) else {
+        let Some(built) = build_service(&snap, &mut pool, ns, name, svc, &slices, &endpoints)
+        else {
             snap.stats.skipped += 1;
             continue;
         };
-        namespaces.push(ns.to_ascii_lowercase().into_boxed_str());
-        let idx = u32::try_from(snap.services.len()).unwrap_or(u32::MAX);
-        index_reverse(&mut snap.reverse, idx, &built.svc);
+        let idx = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        if !by_key.insert(key.0, key.1, idx) {
+            snap.stats.skipped += 1;
+            continue;
+        }
+        let view = pool.svc(&built.entry);
+        index_reverse(&mut snap.reverse, idx, view);
         snap.stats.not_ready_endpoints += built.not_ready;
-        snap.stats.published_endpoints += built.svc.endpoints.len();
-        match built.svc.kind {
+        snap.stats.published_endpoints += view.endpoints().len();
+        match view.kind() {
             SvcKind::ClusterIp(_) => snap.stats.cluster_ip_services += 1,
             SvcKind::Headless => snap.stats.headless_services += 1,
             SvcKind::ExternalName(_) => snap.stats.external_name_services += 1,
         }
-        snap.by_key.insert(key.into_boxed_str(), idx);
-        snap.services.push(built.svc);
+        namespaces.push(ns_lower.into_boxed_str());
+        entries.push(built.entry);
     }
     namespaces.sort();
     namespaces.dedup();
-    snap.namespaces = namespaces;
+    pool.set_namespaces(&namespaces);
+    pool.finish();
+    entries.shrink_to_fit();
+    snap.services = entries;
+    snap.pool = pool;
+    snap.by_key = by_key;
     snap.reverse.finish();
-    snap.services.shrink_to_fit();
     snap.stats.ptr_names = snap.reverse.len();
 
     let dns = &cfg.dns_service;
     if let Some(svc) = snap.service(
         &dns.namespace.to_ascii_lowercase(),
         &dns.name.to_ascii_lowercase(),
-    ) && let SvcKind::ClusterIp(ips) = &svc.kind
+    ) && let SvcKind::ClusterIp(ips) = svc.kind()
     {
         snap.glue = ips.to_vec();
     }
@@ -144,12 +169,13 @@ pub fn spec_reads_endpoints(spec: Option<&ServiceSpec>) -> bool {
 }
 
 struct Built {
-    svc: Svc,
+    entry: SvcEntry,
     not_ready: usize,
 }
 
 fn build_service(
     snap: &ZoneSnapshot,
+    pool: &mut Pool,
     ns: &str,
     name: &str,
     svc: &Service,
@@ -170,28 +196,18 @@ fn build_service(
     if let Some(target) = external_name::target(spec) {
         let target = target?;
         return Some(Built {
-            svc: Svc {
-                name: fqdn,
-                kind: SvcKind::ExternalName(target),
-                ports,
-                groups: Box::default(),
-                endpoints: Box::default(),
-                hosts: Box::default(),
-            },
+            entry: pool.external_name(fqdn, target, &ports),
             not_ready: 0,
         });
     }
     let publish_all = spec.and_then(|s| s.publish_not_ready_addresses) == Some(true)
         || svc.metadata.tolerate_unready;
-    let kind = match cluster_ip::cluster_ips(spec) {
-        Some(ips) => SvcKind::ClusterIp(ips),
-        None => SvcKind::Headless,
-    };
+    let ips = cluster_ip::cluster_ips(spec);
     // Endpoints are published for headless Services only (spec §2.4, as kube-dns): a ClusterIP
     // Service's records are its cluster IPs. The kube source therefore does not even keep the
     // endpoints of ClusterIP Services, and both sources give the same zone.
     let mut collected = Collected::default();
-    if matches!(kind, SvcKind::Headless) {
+    if ips.is_none() {
         match slices.get(&(ns, name)) {
             Some(list) => list
                 .iter()
@@ -205,32 +221,9 @@ fn build_service(
     }
     let not_ready = collected.not_ready;
     Some(Built {
-        svc: collected.into_svc(fqdn, kind, ports),
+        entry: collected.into_entry(pool, fqdn, ips.as_deref(), &ports),
         not_ready,
     })
-}
-
-/// Moves hostnames of sorted, deduplicated endpoints into one arena.
-fn arena(raw: &[RawEp]) -> (Box<[Ep]>, Box<str>) {
-    let mut hosts = String::new();
-    let mut last: Option<(&str, (u32, u8))> = None;
-    let mut eps = Vec::with_capacity(raw.len());
-    for e in raw {
-        let host = e.host.as_deref().and_then(|h| match last {
-            Some((prev, at)) if prev == h => Some(at),
-            _ => {
-                let at = (
-                    u32::try_from(hosts.len()).ok()?,
-                    u8::try_from(h.len()).ok()?,
-                );
-                hosts.push_str(h);
-                last = Some((h, at));
-                Some(at)
-            }
-        });
-        eps.push(Ep::new(e.ip, e.group, host));
-    }
-    (eps.into_boxed_slice(), hosts.into_boxed_str())
 }
 
 /// An endpoint address before compaction.
@@ -243,13 +236,13 @@ struct RawEp {
 /// Endpoints of one Service gathered from its slices (or Endpoints subsets).
 #[derive(Default)]
 struct Collected {
-    groups: Vec<Box<[Port]>>,
+    groups: Vec<Box<[PortSpec]>>,
     eps: Vec<RawEp>,
     not_ready: usize,
 }
 
 impl Collected {
-    fn group(&mut self, ports: Vec<Port>) -> u16 {
+    fn group(&mut self, ports: Vec<PortSpec>) -> u16 {
         let mut ports = ports;
         ports.sort();
         ports.dedup();
@@ -265,8 +258,15 @@ impl Collected {
 
     /// Sorts endpoints by (label, ip) and merges duplicates: the same address with the same
     /// hostname listed by two slices (or subsets) with different ports keeps the union of
-    /// their ports, so `_<port>._<proto>` finds it under either. Then builds the Service.
-    fn into_svc(mut self, name: Name, kind: SvcKind, ports: Box<[Port]>) -> Svc {
+    /// their ports, so `_<port>._<proto>` finds it under either. Then stores the Service
+    /// (`ips`: its cluster IPs, `None` when headless) in `pool`.
+    fn into_entry(
+        mut self,
+        pool: &mut Pool,
+        name: Name,
+        ips: Option<&[IpAddr]>,
+        ports: &[PortSpec],
+    ) -> SvcEntry {
         let mut raw = std::mem::take(&mut self.eps);
         raw.sort_by_cached_key(|e| {
             let label = match &e.host {
@@ -288,18 +288,14 @@ impl Collected {
                 _ => merged.push(e),
             }
         }
-        let (endpoints, hosts) = arena(&merged);
-        Svc {
-            name,
-            kind,
-            ports,
-            groups: self.groups.into_boxed_slice(),
-            endpoints,
-            hosts,
-        }
+        let eps: Vec<(IpAddr, u16, Option<&str>)> = merged
+            .iter()
+            .map(|e| (e.ip, e.group, e.host.as_deref()))
+            .collect();
+        pool.service(name, ips, ports, &self.groups, &eps)
     }
 
-    fn group_ports(&self, group: u16) -> Vec<Port> {
+    fn group_ports(&self, group: u16) -> Vec<PortSpec> {
         self.groups
             .get(usize::from(group))
             .map(|g| g.to_vec())
@@ -325,7 +321,7 @@ impl Collected {
             .ports
             .iter()
             .flatten()
-            .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
+            .filter_map(|p| PortSpec::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
             .collect();
         let group = self.group(ports);
         for ep in &slice.endpoints {
@@ -342,7 +338,7 @@ impl Collected {
                 .ports
                 .iter()
                 .flatten()
-                .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
+                .filter_map(|p| PortSpec::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
                 .collect();
             let group = self.group(ports);
             let listed = [
@@ -360,14 +356,14 @@ impl Collected {
     }
 }
 
-fn index_reverse(reverse: &mut Reverse, idx: u32, svc: &Svc) {
-    let headless = matches!(svc.kind, SvcKind::Headless);
-    if let SvcKind::ClusterIp(ips) = &svc.kind {
-        for ip in ips.iter() {
+fn index_reverse(reverse: &mut Reverse, idx: u32, svc: Svc<'_>) {
+    let headless = svc.is_headless();
+    if let SvcKind::ClusterIp(ips) = svc.kind() {
+        for ip in ips {
             reverse.push(*ip, Owner::Service(idx));
         }
     }
-    for (i, ep) in svc.endpoints.iter().enumerate() {
+    for (i, ep) in svc.endpoints().iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let owner = if headless {
             Owner::HeadlessEndpoint(idx, i)

@@ -6,10 +6,11 @@
 //! `Record`s are kept. Each Service keeps its absolute name once, its ports, and its published
 //! endpoints (IP plus optional hostname) sorted by label; reverse ownership is two sorted
 //! vectors (IPv4, IPv6) in `reverse`. Records are materialised per question (one hash lookup
-//! for the Service, a binary search for an endpoint or a reverse name). Must not: allocate per endpoint beyond the
-//! hostname, hold `Arc`s to the source objects, or know about sockets.
+//! for the Service, a binary search for an endpoint or a reverse name). The Services' items
+//! live in one `Pool` of a few large vectors, so a freed snapshot returns its memory to the
+//! kernel (`model/pool.rs`). Must not: allocate per Service or per endpoint, hold `Arc`s to
+//! the source objects, or know about sockets.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
@@ -17,7 +18,7 @@ use ipnet::IpNet;
 
 use crate::PodMode;
 
-pub(crate) use crate::model::{Reverse, Svc};
+pub(crate) use crate::model::{KeyIndex, Pool, Reverse, Svc, SvcEntry};
 
 /// Counts for metrics: objects in, records out, by kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,11 +85,12 @@ pub struct ZoneSnapshot {
     pub(crate) hostmaster: Name,
     /// Cluster IPs of the `--dns-service` (NS glue at `ns.dns.<zone>`).
     pub(crate) glue: Vec<IpAddr>,
-    pub(crate) services: Vec<Svc>,
-    /// `"<ns>/<name>"` to index in `services`.
-    pub(crate) by_key: HashMap<Box<str>, u32>,
-    /// Namespaces that exist (from Namespace objects and Services), sorted.
-    pub(crate) namespaces: Vec<Box<str>>,
+    pub(crate) services: Vec<SvcEntry>,
+    /// The items of `services` (ports, endpoints, addresses, text) and the namespaces that
+    /// exist (from Namespace objects and Services).
+    pub(crate) pool: Pool,
+    /// `(namespace, name)` to index in `services`.
+    pub(crate) by_key: KeyIndex,
     /// Reverse ownership.
     pub(crate) reverse: Reverse,
     /// `(namespace, pod IP)` pairs, sorted (used with `PodMode::Verified`).
@@ -156,19 +158,11 @@ impl ZoneSnapshot {
         crate::answer::answer_into(self, labels, qtype, qclass, out)
     }
 
-    /// The Service named `key` (lower-cased), if it is in the zone. The `"<ns>/<name>"` key
-    /// is assembled on the stack (both are DNS labels, at most 63 octets).
-    pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&Svc> {
-        let mut buf = [0u8; 160];
-        let len = namespace.len() + 1 + name.len();
-        let key = buf.get_mut(..len)?;
-        let (ns, rest) = key.split_at_mut(namespace.len());
-        ns.copy_from_slice(namespace.as_bytes());
-        let (slash, nm) = rest.split_first_mut()?;
-        *slash = b'/';
-        nm.copy_from_slice(name.as_bytes());
-        let idx = *self.by_key.get(std::str::from_utf8(key).ok()?)?;
-        self.services.get(usize::try_from(idx).ok()?)
+    /// The Service `name` in `namespace` (both lower-cased), if it is in the zone.
+    pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<Svc<'_>> {
+        let (ns, name) = (namespace.as_bytes(), name.as_bytes());
+        let is = |idx| self.svc_at(idx).is_some_and(|s| s.is(ns, name));
+        self.svc_at(self.by_key.get(ns, name, is)?)
     }
 
     /// The SOA RDATA: `ns.dns.<zone>. hostmaster.<zone>. <serial> 7200 1800 86400 <neg-ttl>`
@@ -185,12 +179,18 @@ impl ZoneSnapshot {
         }
     }
 
-    pub(crate) fn svc_at(&self, idx: u32) -> Option<&Svc> {
-        self.services.get(usize::try_from(idx).ok()?)
+    pub(crate) fn svc_at(&self, idx: u32) -> Option<Svc<'_>> {
+        let entry = self.services.get(usize::try_from(idx).ok()?)?;
+        Some(self.pool.svc(entry))
+    }
+
+    /// The Services of the zone, in index order.
+    pub(crate) fn services(&self) -> impl Iterator<Item = Svc<'_>> {
+        self.services.iter().map(|e| self.pool.svc(e))
     }
 
     pub(crate) fn namespace_exists(&self, ns: &str) -> bool {
-        self.namespaces.binary_search_by(|n| (**n).cmp(ns)).is_ok()
+        self.pool.namespace_exists(ns)
     }
 
     /// Every record of the zone (answers to each name and type, CNAME chains cut), sorted as
@@ -224,7 +224,7 @@ impl crate::kind::ZoneView for ZoneSnapshot {
     fn neg_ttl(&self) -> u32 {
         self.neg_ttl
     }
-    fn svc_at(&self, idx: u32) -> Option<&Svc> {
+    fn svc_at(&self, idx: u32) -> Option<Svc<'_>> {
         ZoneSnapshot::svc_at(self, idx)
     }
     fn namespace_exists(&self, ns: &str) -> bool {

@@ -10,10 +10,9 @@ use std::net::IpAddr;
 use hickory_proto::rr::RecordType;
 
 use super::{
-    Found, Kind, Question, ZoneView, address_records, exists, named_port, proto_label, srv_record,
-    srv_weight,
+    Found, Kind, Question, ZoneView, address_records, exists, proto_label, srv_record, srv_weight,
 };
-use crate::model::{Port, Proto, Svc, SvcKind};
+use crate::model::{PortSpec, Proto, Svc, SvcKind};
 use crate::objects::ServiceSpec;
 use crate::sink::{NameRef, Section, Sink};
 
@@ -39,11 +38,11 @@ pub(crate) fn cluster_ips(spec: Option<&ServiceSpec>) -> Option<Box<[IpAddr]>> {
 }
 
 /// `spec.ports` as zone ports (names lower-cased, empty when unnamed).
-pub(crate) fn service_ports(spec: Option<&ServiceSpec>) -> Box<[Port]> {
+pub(crate) fn service_ports(spec: Option<&ServiceSpec>) -> Vec<PortSpec> {
     spec.and_then(|s| s.ports.as_ref())
         .into_iter()
         .flatten()
-        .filter_map(|p| Port::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
+        .filter_map(|p| PortSpec::new(p.name.as_deref(), p.protocol.as_deref(), p.port?))
         .collect()
 }
 
@@ -59,7 +58,7 @@ impl Kind for ClusterIp {
         out: &mut dyn Sink,
     ) -> Option<Found<'z>> {
         let (svc, below) = q.service?;
-        let SvcKind::ClusterIp(ips) = &svc.kind else {
+        let SvcKind::ClusterIp(ips) = svc.kind() else {
             return None;
         };
         let ttl = zone.ttl();
@@ -90,7 +89,7 @@ impl Kind for ClusterIp {
                 let Ok(port) = std::str::from_utf8(port) else {
                     return Some(Found::Missing);
                 };
-                if !svc.ports.iter().any(|p| named_port(p, port, proto)) {
+                if !svc.ports().iter().any(|p| svc.named_port(p, port, proto)) {
                     return Some(Found::Missing);
                 }
                 if matches!(q.qtype, RecordType::SRV | RecordType::ANY) {
@@ -108,7 +107,7 @@ impl Kind for ClusterIp {
 /// target is the Service name with its addresses in Additional. Repeated port numbers in a
 /// row give one record.
 fn srv(
-    svc: &Svc,
+    svc: Svc<'_>,
     ips: &[IpAddr],
     owner: NameRef<'_>,
     named: Option<(&str, Proto)>,
@@ -117,16 +116,16 @@ fn srv(
 ) {
     let wanted = || {
         let mut last = None;
-        svc.ports
+        svc.ports()
             .iter()
-            .filter(move |p| named.is_none_or(|(n, proto)| named_port(p, n, proto)))
+            .filter(move |p| named.is_none_or(|(n, proto)| svc.named_port(p, n, proto)))
             .filter(move |p| last.replace(p.port) != Some(p.port))
     };
     let n = wanted().count();
     if n == 0 {
         return;
     }
-    let target = NameRef::Name(&svc.name);
+    let target = NameRef::Name(svc.name());
     for p in wanted() {
         srv_record(owner, ttl, srv_weight(n), p.port, target, out);
     }
@@ -135,8 +134,8 @@ fn srv(
 }
 
 /// True when some named port has protocol label `proto` (`_tcp.<svc>...` exists).
-fn has_proto(svc: &Svc, proto: Proto) -> bool {
-    svc.ports
+fn has_proto(svc: Svc<'_>, proto: Proto) -> bool {
+    svc.ports()
         .iter()
         .any(|p| !p.name.is_empty() && p.proto == proto)
 }

@@ -38,7 +38,7 @@ impl Kind for ExternalName {
         _out: &mut dyn Sink,
     ) -> Option<Found<'z>> {
         let (svc, below) = q.service?;
-        let SvcKind::ExternalName(target) = &svc.kind else {
+        let SvcKind::ExternalName(target) = svc.kind() else {
             return None;
         };
         Some(match below {

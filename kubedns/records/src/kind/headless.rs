@@ -11,10 +11,9 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::{
-    Found, Kind, Question, ZoneView, address_records, exists, named_port, proto_label, srv_record,
-    srv_weight,
+    Found, Kind, Question, ZoneView, address_records, exists, proto_label, srv_record, srv_weight,
 };
-use crate::model::{Ep, Proto, Svc, SvcKind};
+use crate::model::{Ep, Proto, Svc};
 use crate::sink::{NameRef, Section, Sink, under_fits};
 
 /// An RFC 1123 label (endpoint hostnames, namespace and Service names); endpoints with another
@@ -29,7 +28,7 @@ pub(crate) fn valid_hostname(h: &str) -> bool {
 
 /// The label of endpoint `ep` under its Service: its hostname, or its dashed IP written
 /// into `buf`.
-pub(crate) fn endpoint_label<'a>(svc: &'a Svc, ep: &Ep, buf: &'a mut [u8; 48]) -> &'a [u8] {
+pub(crate) fn endpoint_label<'a>(svc: Svc<'a>, ep: &Ep, buf: &'a mut [u8; 48]) -> &'a [u8] {
     match svc.host(ep) {
         Some(h) => h.as_bytes(),
         None => crate::name::dashed_ip_into(ep.ip, buf),
@@ -37,9 +36,9 @@ pub(crate) fn endpoint_label<'a>(svc: &'a Svc, ep: &Ep, buf: &'a mut [u8; 48]) -
 }
 
 /// The name of endpoint `ep`: `<label>.<svc>.<ns>.svc.<zone>.`.
-pub(crate) fn endpoint_name(svc: &Svc, ep: &Ep) -> Option<Name> {
+pub(crate) fn endpoint_name(svc: Svc<'_>, ep: &Ep) -> Option<Name> {
     let mut buf = [0u8; 48];
-    svc.name
+    svc.name()
         .prepend_label(endpoint_label(svc, ep, &mut buf))
         .ok()
 }
@@ -55,8 +54,8 @@ impl Kind for Headless {
         out: &mut dyn Sink,
     ) -> Option<Found<'z>> {
         let (svc, below) = q.service?;
-        let headless = matches!(svc.kind, SvcKind::Headless);
-        if headless && svc.endpoints.is_empty() {
+        let headless = svc.is_headless();
+        if headless && svc.endpoints().is_empty() {
             return Some(Found::Missing);
         }
         let ttl = zone.ttl();
@@ -65,7 +64,7 @@ impl Kind for Headless {
                 match q.qtype {
                     RecordType::SRV => srv(svc, q.owner, None, ttl, out),
                     _ => {
-                        let ips = svc.endpoints.iter().map(|e| e.ip);
+                        let ips = svc.endpoints().iter().map(|e| e.ip);
                         address_records(ips, q.owner, q.qtype, ttl, Section::Answer, out)
                     }
                 }
@@ -108,7 +107,13 @@ impl Kind for Headless {
 /// SRV per endpoint: at the bare name (`named = None`: every endpoint port, or port 0 when the
 /// endpoint has none, as kube-dns) or at `_<name>._<proto>` (`Some`). Targets are endpoint
 /// names; their addresses go to Additional.
-fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, out: &mut dyn Sink) {
+fn srv(
+    svc: Svc<'_>,
+    owner: NameRef<'_>,
+    named: Option<(&str, Proto)>,
+    ttl: u32,
+    out: &mut dyn Sink,
+) {
     let wanted = |ep: &Ep, ports: &mut Vec<u16>| {
         let group = svc.group_ports(ep.group);
         match named {
@@ -117,7 +122,7 @@ fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, ou
             Some((n, proto)) => ports.extend(
                 group
                     .iter()
-                    .filter(|p| named_port(p, n, proto))
+                    .filter(|p| svc.named_port(p, n, proto))
                     .map(|p| p.port),
             ),
         }
@@ -130,16 +135,16 @@ fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, ou
     let mut ports: Vec<u16> = Vec::new();
     let mut buf = [0u8; 48];
     let mut i = 0;
-    while let Some(first) = svc.endpoints.get(i) {
-        let run = svc
-            .endpoints
+    let endpoints = svc.endpoints();
+    while let Some(first) = endpoints.get(i) {
+        let run = endpoints
             .get(i..)
             .unwrap_or(&[])
             .iter()
             .take_while(|e| svc.host(e).is_some() && svc.host(e) == svc.host(first))
             .count()
             .max(1);
-        let eps = svc.endpoints.get(i..i + run).unwrap_or(&[]);
+        let eps = endpoints.get(i..i + run).unwrap_or(&[]);
         let at = i;
         i += run;
         ports.clear();
@@ -151,7 +156,7 @@ fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, ou
                 addresses.push((at, ep.ip));
             }
         }
-        if ports.is_empty() || !under_fits(endpoint_label(svc, first, &mut buf), &svc.name) {
+        if ports.is_empty() || !under_fits(endpoint_label(svc, first, &mut buf), svc.name()) {
             addresses.truncate(before);
             continue;
         }
@@ -161,22 +166,22 @@ fn srv(svc: &Svc, owner: NameRef<'_>, named: Option<(&str, Proto)>, ttl: u32, ou
     }
     let weight = srv_weight(targets.len());
     for (at, port) in &targets {
-        if let Some(ep) = svc.endpoints.get(*at) {
-            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), &svc.name);
+        if let Some(ep) = endpoints.get(*at) {
+            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), svc.name());
             srv_record(owner, ttl, weight, *port, target, out);
         }
     }
     for (at, ip) in addresses {
-        if let Some(ep) = svc.endpoints.get(at) {
-            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), &svc.name);
+        if let Some(ep) = endpoints.get(at) {
+            let target = NameRef::Under(endpoint_label(svc, ep, &mut buf), svc.name());
             address_records([ip], target, RecordType::ANY, ttl, Section::Additional, out);
         }
     }
 }
 
 /// True when some published endpoint has a named port with protocol label `proto`.
-fn has_proto(svc: &Svc, proto: Proto) -> bool {
-    svc.endpoints.iter().any(|e| {
+fn has_proto(svc: Svc<'_>, proto: Proto) -> bool {
+    svc.endpoints().iter().any(|e| {
         svc.group_ports(e.group)
             .iter()
             .any(|p| !p.name.is_empty() && p.proto == proto)
@@ -184,10 +189,10 @@ fn has_proto(svc: &Svc, proto: Proto) -> bool {
 }
 
 /// True when some published endpoint has the named port `_<name>._<proto>`.
-fn has_port(svc: &Svc, name: &str, proto: Proto) -> bool {
-    svc.endpoints.iter().any(|e| {
+fn has_port(svc: Svc<'_>, name: &str, proto: Proto) -> bool {
+    svc.endpoints().iter().any(|e| {
         svc.group_ports(e.group)
             .iter()
-            .any(|p| named_port(p, name, proto))
+            .any(|p| svc.named_port(p, name, proto))
     })
 }

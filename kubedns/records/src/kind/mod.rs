@@ -20,7 +20,7 @@ use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
 
 use crate::PodMode;
-use crate::model::{Port, Proto, Reverse, Svc};
+use crate::model::{Proto, Reverse, Svc};
 use crate::sink::{Data, NameRef, Section, Sink, SoaData};
 
 /// The kinds of names in the cluster zone, asked in this order; the first that claims a
@@ -40,7 +40,7 @@ pub(crate) trait ZoneView {
     /// TTL of the SOA in negative answers.
     fn neg_ttl(&self) -> u32;
     /// The Service at index `idx` of the zone.
-    fn svc_at(&self, idx: u32) -> Option<&Svc>;
+    fn svc_at(&self, idx: u32) -> Option<Svc<'_>>;
     /// True when namespace `ns` (lower-case) has Services or a Namespace object.
     fn namespace_exists(&self, ns: &str) -> bool;
     /// Who owns each IP.
@@ -69,7 +69,7 @@ pub(crate) struct Question<'q, 'z> {
     pub qtype: RecordType,
     /// The Service named by the last three labels (`<svc>.<ns>.svc`) when it exists, with
     /// the labels left of it.
-    pub service: Option<(&'z Svc, &'q [&'q [u8]])>,
+    pub service: Option<(Svc<'z>, &'q [&'q [u8]])>,
 }
 
 /// What a kind found at a name it claims.
@@ -144,11 +144,6 @@ pub(crate) fn proto_label(label: &[u8]) -> Option<Proto> {
         b"_sctp" => Some(Proto::Sctp),
         _ => None,
     }
-}
-
-/// True when `p` is the named port `name` with protocol `proto`.
-pub(crate) fn named_port(p: &Port, name: &str, proto: Proto) -> bool {
-    !p.name.is_empty() && *p.name == *name && p.proto == proto
 }
 
 /// [`Found::Exists`] when `yes`, else [`Found::Missing`].

@@ -150,20 +150,20 @@ fn ptr_record(zone: &dyn ZoneView, owner: Owner, out: &mut dyn Sink) {
     match owner {
         Owner::Service(s) => {
             let Some(svc) = zone.svc_at(s) else { return };
-            if matches!(svc.kind, SvcKind::ClusterIp(_)) {
-                let target = NameRef::Name(&svc.name);
+            if matches!(svc.kind(), SvcKind::ClusterIp(_)) {
+                let target = NameRef::Name(svc.name());
                 out.record(Section::Answer, NameRef::Asked, ttl, Data::Ptr(target));
             }
         }
         Owner::HeadlessEndpoint(s, e) | Owner::Endpoint(s, e) => {
             let Some(svc) = zone.svc_at(s) else { return };
-            let Some(ep) = usize::try_from(e).ok().and_then(|e| svc.endpoints.get(e)) else {
+            let Some(ep) = usize::try_from(e).ok().and_then(|e| svc.endpoints().get(e)) else {
                 return;
             };
             let mut buf = [0u8; 48];
             let label = super::headless::endpoint_label(svc, ep, &mut buf);
-            if under_fits(label, &svc.name) {
-                let target = NameRef::Under(label, &svc.name);
+            if under_fits(label, svc.name()) {
+                let target = NameRef::Under(label, svc.name());
                 out.record(Section::Answer, NameRef::Asked, ttl, Data::Ptr(target));
             }
         }

@@ -1,0 +1,108 @@
+//! The Service index of a snapshot: `(namespace, name)` to the Service's position, an
+//! open-addressing hash table of positions only. The key is never stored: a slot matches when
+//! the Service it points to has that name (its name's first two labels), so the index is one
+//! allocation whatever the number of Services (boxed `"<ns>/<name>"` keys were one small
+//! allocation each, see `pool`). Lookups hash the key once and probe a few slots (at most
+//! half the slots are used).
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+/// An empty slot.
+const EMPTY: u32 = u32::MAX;
+
+/// `(namespace, name)` to a Service position.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIndex {
+    /// Service positions, `EMPTY` where free; the length is zero or a power of two.
+    slots: Box<[u32]>,
+    hasher: RandomState,
+}
+
+impl KeyIndex {
+    /// An index with room for `n` Services.
+    pub(crate) fn with_capacity(n: usize) -> KeyIndex {
+        let len = n.saturating_mul(2).max(1).next_power_of_two();
+        KeyIndex {
+            slots: vec![EMPTY; len].into_boxed_slice(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn start(&self, ns: &[u8], name: &[u8]) -> usize {
+        let mut h = self.hasher.build_hasher();
+        h.write(ns);
+        h.write_u8(b'/');
+        h.write(name);
+        // Truncating the hash is the point: it only picks the first slot to probe.
+        #[allow(clippy::cast_possible_truncation)]
+        let h = h.finish() as usize;
+        h & self.slots.len().wrapping_sub(1)
+    }
+
+    /// The position of the Service `ns`/`name`; `is(position)` tells whether the Service at a
+    /// position has that name.
+    pub(crate) fn get(&self, ns: &[u8], name: &[u8], is: impl Fn(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.start(ns, name);
+        for _ in 0..self.slots.len() {
+            match self.slots.get(i).copied() {
+                None | Some(EMPTY) => return None,
+                Some(pos) if is(pos) => return Some(pos),
+                Some(_) => i = (i + 1) & mask,
+            }
+        }
+        None
+    }
+
+    /// Records `pos` as the position of `ns`/`name` (not already present: the caller asks
+    /// [`KeyIndex::get`] first). False when the index is full (more Services than its
+    /// capacity), the Service then left out.
+    pub(crate) fn insert(&mut self, ns: &[u8], name: &[u8], pos: u32) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.start(ns, name);
+        for _ in 0..self.slots.len() {
+            match self.slots.get_mut(i) {
+                Some(slot) if *slot == EMPTY => {
+                    *slot = pos;
+                    return true;
+                }
+                _ => i = (i + 1) & mask,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_was_inserted_and_nothing_else() {
+        let keys: Vec<(String, String)> = (0..500)
+            .map(|i| (format!("ns-{}", i / 7), format!("svc-{i}")))
+            .collect();
+        let mut index = KeyIndex::with_capacity(keys.len());
+        for (pos, (ns, name)) in keys.iter().enumerate() {
+            let pos = u32::try_from(pos).unwrap();
+            assert!(index.insert(ns.as_bytes(), name.as_bytes(), pos));
+        }
+        let is = |ns: &str, name: &str, pos: u32| {
+            keys.get(pos as usize)
+                .is_some_and(|(n, m)| n == ns && m == name)
+        };
+        for (pos, (ns, name)) in keys.iter().enumerate() {
+            let got = index.get(ns.as_bytes(), name.as_bytes(), |p| is(ns, name, p));
+            assert_eq!(got, Some(u32::try_from(pos).unwrap()));
+        }
+        let missing = index.get(b"ns-0", b"svc-9", |p| is("ns-0", "svc-9", p));
+        assert_eq!(missing, None);
+        assert_eq!(KeyIndex::default().get(b"a", b"b", |_| true), None);
+    }
+}
