@@ -12,6 +12,20 @@ use tokio_util::sync::CancellationToken;
 
 const BOUND: Duration = Duration::from_secs(20);
 
+type WatchTask = tokio::task::JoinHandle<Result<(), watch::WatchError>>;
+
+/// Starts the kube source with `cfg` and waits until it has published the one Service.
+async fn watch_until_one_service(cfg: WatchConfig) -> (CancellationToken, WatchTask) {
+    let client = watch::client(&cfg).await.unwrap();
+    let (tx, mut rx) = source::channel();
+    let metrics = WatchMetrics::register(&prometheus::Registry::new()).unwrap();
+    let token = CancellationToken::new();
+    let task = tokio::spawn(watch::run(client, cfg, tx, metrics, token.clone()));
+    let synced = rx.wait_for(|v| v.as_deref().is_some_and(|o| o.services.len() == 1));
+    tokio::time::timeout(BOUND, synced).await.unwrap().unwrap();
+    (token, task)
+}
+
 #[tokio::test]
 async fn client_from_kubeconfig_and_bad_master_urls() {
     let api = FakeApiServer::start().await;
@@ -30,13 +44,7 @@ async fn client_from_kubeconfig_and_bad_master_urls() {
         kubecfg_file: Some(path),
         ..WatchConfig::default()
     };
-    let client = watch::client(&cfg).await.unwrap();
-    let (tx, mut rx) = source::channel();
-    let metrics = WatchMetrics::register(&prometheus::Registry::new()).unwrap();
-    let token = CancellationToken::new();
-    let task = tokio::spawn(watch::run(client, cfg, tx, metrics, token.clone()));
-    let synced = rx.wait_for(|v| v.as_deref().is_some_and(|o| o.services.len() == 1));
-    tokio::time::timeout(BOUND, synced).await.unwrap().unwrap();
+    let (token, task) = watch_until_one_service(cfg).await;
     token.cancel();
     tokio::time::timeout(BOUND, task)
         .await
@@ -70,13 +78,7 @@ async fn restarted_watches_leave_no_idle_connections() {
         master_url: Some(api.url()),
         ..WatchConfig::default()
     };
-    let client = watch::client(&cfg).await.unwrap();
-    let (tx, mut rx) = source::channel();
-    let metrics = WatchMetrics::register(&prometheus::Registry::new()).unwrap();
-    let token = CancellationToken::new();
-    let task = tokio::spawn(watch::run(client, cfg, tx, metrics, token.clone()));
-    let synced = rx.wait_for(|v| v.as_deref().is_some_and(|o| o.services.len() == 1));
-    tokio::time::timeout(BOUND, synced).await.unwrap().unwrap();
+    let (token, task) = watch_until_one_service(cfg).await;
     let mut most = 0;
     for _ in 0..60 {
         most = most.max(api.open_connections());
