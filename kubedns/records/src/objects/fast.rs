@@ -37,6 +37,7 @@ pub(super) fn from_str<'de, T: de::Deserialize<'de>>(text: &'de str) -> Result<T
         text,
         pos: 0,
         keys: Vec::new(),
+        depth: 0,
     };
     let indent = p.peek_line().ok_or(Unsupported)?;
     p.pos += indent;
@@ -57,7 +58,14 @@ struct Parser<'de> {
     pos: usize,
     /// Keys of the mappings being read, innermost last, to refuse duplicates.
     keys: Vec<Option<Cow<'de, str>>>,
+    /// Collections being read (see [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// Collections nested deeper than this are left to the general parser, whose budget refuses
+/// absurd nesting: reading is recursive, and a crafted file nested thousands deep would
+/// otherwise exhaust a parsing thread's stack. kubectl's objects nest about ten deep.
+const MAX_DEPTH: usize = 64;
 
 /// What the next value is.
 enum Node<'de> {

@@ -33,12 +33,19 @@ impl<'de> Deserializer<'de> for Value<'_, 'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         match self.node {
+            Node::Map(_) | Node::Seq(_) if self.p.depth >= super::MAX_DEPTH => Err(Unsupported),
             Node::Map(indent) => self.deserialize_map_at(indent, v),
-            Node::Seq(indent) => v.visit_seq(Seq {
-                p: self.p,
-                indent,
-                first: true,
-            }),
+            Node::Seq(indent) => {
+                let p = self.p;
+                p.depth += 1;
+                let value = v.visit_seq(Seq {
+                    p: &mut *p,
+                    indent,
+                    first: true,
+                });
+                p.depth -= 1;
+                value
+            }
             Node::EmptyMap => v.visit_map(de::value::MapDeserializer::<_, Unsupported>::new(
                 std::iter::empty::<((), ())>(),
             )),
@@ -145,11 +152,13 @@ impl<'de> Value<'_, 'de> {
         let start = self.p.keys.len();
         // `None` marks where this mapping's keys start.
         self.p.keys.push(None);
+        self.p.depth += 1;
         let value = v.visit_map(Map {
             p: &mut *self.p,
             indent,
             first: true,
         })?;
+        self.p.depth -= 1;
         self.p.keys.truncate(start);
         Ok(value)
     }

@@ -60,3 +60,28 @@ fn leaves_everything_else_to_the_general_parser() {
         assert!(from_str::<Vec<Service>>(text).is_err(), "{text:?}");
     }
 }
+
+/// Nesting in an ignored field is read up to `MAX_DEPTH` and left to the general parser (and
+/// its budget) beyond, on a thread with a small stack as the List's parsing threads have.
+#[test]
+fn deep_nesting_is_left_to_the_general_parser() {
+    let nested = |depth: usize| {
+        let mut text = String::from("- metadata:\n    name: a\n  extra:\n");
+        for level in 0..depth {
+            text.push_str(&" ".repeat(4 + 2 * level));
+            text.push_str("x:\n");
+        }
+        text
+    };
+    let shallow = nested(MAX_DEPTH - 8);
+    let fast: Vec<Service> = from_str(&shallow).unwrap();
+    assert_eq!(fast[0].metadata.name.as_deref(), Some("a"));
+    let deep = nested(3_000);
+    let small_stack = std::thread::Builder::new().stack_size(128 * 1024);
+    let read = small_stack
+        .spawn(move || from_str::<Vec<Service>>(&deep).is_err())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(read, "deep nesting must fall back");
+}
