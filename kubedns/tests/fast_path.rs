@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_net::xfer::Protocol;
-use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
 use kubedns::handler::Handler;
 use kubedns_records::{ClusterObjects, PodMode, ZoneConfig, from_yaml_documents, project};
@@ -316,4 +316,30 @@ fn respond_falls_back_for_what_the_fast_path_does_not_take() {
         "TCP takes it whole"
     );
     assert_eq!(Message::from_vec(&a).unwrap().answers.len(), 1000);
+}
+
+#[test]
+fn names_with_more_labels_than_the_fast_path_takes_are_answered_by_the_reference() {
+    let objects = example_objects();
+    let cfg = &configs()[0];
+    let h = handler(&objects, cfg);
+    let src: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    // 41 and 120 labels below the zone: no such name, answered NXDOMAIN (with the SOA) by
+    // the reference path, exactly as it would answer a shorter missing name.
+    for extra in [41, 120] {
+        let name = format!("{}svc.cluster.local.", "a.".repeat(extra));
+        for packet in packets(&name, 9) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            assert!(!h.respond_fast(&packet, Protocol::Udp, &mut a), "{extra}");
+            assert!(h.respond(&packet, src, Protocol::Udp, &mut a));
+            assert!(h.respond_reference(&packet, src, Protocol::Udp, &mut b, Instant::now()));
+            assert_eq!(a, b);
+            let reply = Message::from_vec(&a).unwrap();
+            assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+        }
+    }
+    // An IPv6 PTR name (34 labels) stays on the fast path.
+    let ptr = format!("{}ip6.arpa.", "0.".repeat(32));
+    let mut out = Vec::new();
+    assert!(h.respond_fast(&packets(&ptr, 9)[0], Protocol::Udp, &mut out));
 }

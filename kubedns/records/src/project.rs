@@ -142,8 +142,8 @@ pub fn project(objects: &ClusterObjects, cfg: &ZoneConfig, serial: u32) -> ZoneS
 
     let dns = &cfg.dns_service;
     if let Some(svc) = snap.service(
-        &dns.namespace.to_ascii_lowercase(),
-        &dns.name.to_ascii_lowercase(),
+        dns.namespace.to_ascii_lowercase().as_bytes(),
+        dns.name.to_ascii_lowercase().as_bytes(),
     ) && let SvcKind::ClusterIp(ips) = svc.kind()
     {
         snap.glue = ips.to_vec();

@@ -158,9 +158,8 @@ impl ZoneSnapshot {
         crate::answer::answer_into(self, labels, qtype, qclass, out)
     }
 
-    /// The Service `name` in `namespace` (both lower-cased), if it is in the zone.
-    pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<Svc<'_>> {
-        let (ns, name) = (namespace.as_bytes(), name.as_bytes());
+    /// The Service `name` in namespace `ns` (both lower-cased), if it is in the zone.
+    pub(crate) fn service(&self, ns: &[u8], name: &[u8]) -> Option<Svc<'_>> {
         let is = |idx| self.svc_at(idx).is_some_and(|s| s.is(ns, name));
         self.svc_at(self.by_key.get(ns, name, is)?)
     }

@@ -4,17 +4,25 @@
 //! allocation whatever the number of Services (boxed `"<ns>/<name>"` keys were one small
 //! allocation each, see `pool`). Lookups hash the key once and probe a few slots (at most
 //! half the slots are used).
+//!
+//! Each slot also keeps 32 bits of its key's hash: a probe compares those first and reads
+//! the Service (a cache miss in a big zone) only when they match, so a lookup reads about
+//! one Service whether it finds the name or not. The hash is foldhash with a seed drawn per
+//! index: fast on short keys, and not predictable by whoever chooses Service names, so
+//! they cannot pile their keys onto one run of slots.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
+
+use foldhash::fast::RandomState;
 
 /// An empty slot.
-const EMPTY: u32 = u32::MAX;
+const EMPTY: u64 = u64::MAX;
 
 /// `(namespace, name)` to a Service position.
 #[derive(Debug, Default)]
 pub(crate) struct KeyIndex {
-    /// Service positions, `EMPTY` where free; the length is zero or a power of two.
-    slots: Box<[u32]>,
+    /// `tag << 32 | position`, `EMPTY` where free; the length is zero or a power of two.
+    slots: Box<[u64]>,
     hasher: RandomState,
 }
 
@@ -24,19 +32,21 @@ impl KeyIndex {
         let len = n.saturating_mul(2).max(1).next_power_of_two();
         KeyIndex {
             slots: vec![EMPTY; len].into_boxed_slice(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         }
     }
 
-    fn start(&self, ns: &[u8], name: &[u8]) -> usize {
+    /// The first slot to probe and the tag of `ns`/`name`.
+    fn start(&self, ns: &[u8], name: &[u8]) -> (usize, u64) {
         let mut h = self.hasher.build_hasher();
         h.write(ns);
         h.write_u8(b'/');
         h.write(name);
-        // Truncating the hash is the point: it only picks the first slot to probe.
+        let h = h.finish();
+        // The low bits pick the slot, the high 32 bits are the tag; truncating is the point.
         #[allow(clippy::cast_possible_truncation)]
-        let h = h.finish() as usize;
-        h & self.slots.len().wrapping_sub(1)
+        let first = h as usize & self.slots.len().wrapping_sub(1);
+        (first, h >> 32)
     }
 
     /// The position of the Service `ns`/`name`; `is(position)` tells whether the Service at a
@@ -46,12 +56,17 @@ impl KeyIndex {
             return None;
         }
         let mask = self.slots.len() - 1;
-        let mut i = self.start(ns, name);
+        let (mut i, tag) = self.start(ns, name);
         for _ in 0..self.slots.len() {
             match self.slots.get(i).copied() {
                 None | Some(EMPTY) => return None,
-                Some(pos) if is(pos) => return Some(pos),
-                Some(_) => i = (i + 1) & mask,
+                Some(slot) => {
+                    let pos = position(slot);
+                    if slot >> 32 == tag && is(pos) {
+                        return Some(pos);
+                    }
+                    i = (i + 1) & mask;
+                }
             }
         }
         None
@@ -65,11 +80,11 @@ impl KeyIndex {
             return false;
         }
         let mask = self.slots.len() - 1;
-        let mut i = self.start(ns, name);
+        let (mut i, tag) = self.start(ns, name);
         for _ in 0..self.slots.len() {
             match self.slots.get_mut(i) {
                 Some(slot) if *slot == EMPTY => {
-                    *slot = pos;
+                    *slot = tag << 32 | u64::from(pos);
                     return true;
                 }
                 _ => i = (i + 1) & mask,
@@ -77,6 +92,13 @@ impl KeyIndex {
         }
         false
     }
+}
+
+/// The position a slot holds (its low 32 bits).
+fn position(slot: u64) -> u32 {
+    #[allow(clippy::cast_possible_truncation)]
+    let pos = slot as u32;
+    pos
 }
 
 #[cfg(test)]
@@ -104,5 +126,40 @@ mod tests {
         let missing = index.get(b"ns-0", b"svc-9", |p| is("ns-0", "svc-9", p));
         assert_eq!(missing, None);
         assert_eq!(KeyIndex::default().get(b"a", b"b", |_| true), None);
+    }
+
+    #[test]
+    fn a_lookup_reads_the_service_it_finds_and_no_other() {
+        let keys: Vec<(String, String)> = (0..2000)
+            .map(|i| (format!("ns-{}", i / 100), format!("svc-{i}")))
+            .collect();
+        let mut index = KeyIndex::with_capacity(keys.len());
+        for (pos, (ns, name)) in keys.iter().enumerate() {
+            assert!(index.insert(ns.as_bytes(), name.as_bytes(), u32::try_from(pos).unwrap()));
+        }
+        let reads = std::cell::Cell::new(0usize);
+        let is = |ns: &str, name: &str, pos: u32| {
+            reads.set(reads.get() + 1);
+            keys.get(pos as usize)
+                .is_some_and(|(n, m)| n == ns && m == name)
+        };
+        for (ns, name) in &keys {
+            assert!(
+                index
+                    .get(ns.as_bytes(), name.as_bytes(), |p| is(ns, name, p))
+                    .is_some()
+            );
+        }
+        // One read per hit (a tag collision, one in 2^32 probes, would add one).
+        assert!(reads.get() <= keys.len() + 1, "{} reads", reads.get());
+        reads.set(0);
+        for i in 0..2000 {
+            let (ns, name) = (format!("ns-{i}"), format!("missing-{i}"));
+            assert_eq!(
+                index.get(ns.as_bytes(), name.as_bytes(), |p| is(&ns, &name, p)),
+                None
+            );
+        }
+        assert!(reads.get() <= 1, "{} reads for misses", reads.get());
     }
 }
