@@ -60,7 +60,18 @@ pub(crate) struct UdpFront {
 }
 
 impl ops::udp::Respond for UdpFront {
-    fn respond(&self, packet: &[u8], peer: SocketAddr, out: &mut Vec<u8>, later: &Later) -> bool {
+    type Local = ();
+
+    fn local(&self) {}
+
+    fn respond(
+        &self,
+        packet: &[u8],
+        peer: SocketAddr,
+        out: &mut Vec<u8>,
+        later: &Later,
+        (): &mut (),
+    ) -> bool {
         match self
             .pipeline
             .fast_from(packet, Transport::Udp, Some(peer.ip()), out)

@@ -35,7 +35,7 @@ mod fast;
 mod wire;
 
 use crate::autopath::Autopath;
-use crate::metrics::{Cause, DnsMetrics, System};
+use crate::metrics::{Cause, DnsMetrics, System, Tally, cause_of};
 use crate::zone::ZoneView;
 
 /// Largest UDP payload we advertise and use (DNS flag day 2020).
@@ -204,17 +204,47 @@ impl Handler {
     ) -> bool {
         out.clear();
         let started = Instant::now();
-        if fast::respond(self, packet, protocol, out, started) {
+        if let Some(a) = fast::respond(self, packet, protocol, out) {
+            self.count(a.system, a.rcode, Some(a.qtype), false, started);
             return true;
         }
         self.respond_reference(packet, src, protocol, out, started)
+    }
+
+    /// [`Handler::respond`] for a datagram of a UDP worker's batch: what the fast path
+    /// answers is counted in the worker's `tally` (added to the metrics once per batch by
+    /// [`DnsMetrics::flush`]); the rest is counted as it is answered.
+    pub fn respond_udp(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> bool {
+        out.clear();
+        tally.start();
+        if let Some(a) = fast::respond(self, packet, Protocol::Udp, out) {
+            tally.answered(a.system, a.rcode, Some(a.qtype));
+            return true;
+        }
+        self.respond_reference(packet, src, Protocol::Udp, out, Instant::now())
+    }
+
+    /// A tally for one UDP worker ([`Handler::respond_udp`]).
+    pub fn tally(&self) -> Tally {
+        self.inner.metrics.tally()
+    }
+
+    /// Adds a worker's tally to the metrics, after its batch's replies have been sent.
+    pub fn flush(&self, tally: &mut Tally) {
+        self.inner.metrics.flush(tally);
     }
 
     /// The fast path alone (see `handler/fast.rs`): true when it answered `packet` into
     /// `out`, false when the query or its reply is not of its shape. For tests and benches.
     pub fn respond_fast(&self, packet: &[u8], protocol: Protocol, out: &mut Vec<u8>) -> bool {
         out.clear();
-        fast::respond(self, packet, protocol, out, Instant::now())
+        fast::respond(self, packet, protocol, out).is_some()
     }
 
     /// [`Handler::respond`] through hickory's decoder and encoder only (no fast path): the
@@ -307,17 +337,6 @@ pub fn response_edns(request: &MessageRequest) -> Option<Edns> {
         e.set_version(0);
         e
     })
-}
-
-fn cause_of(rcode: ResponseCode) -> Option<Cause> {
-    match rcode {
-        ResponseCode::NXDomain => Some(Cause::Nxdomain),
-        ResponseCode::Refused => Some(Cause::Refused),
-        ResponseCode::ServFail => Some(Cause::Servfail),
-        ResponseCode::FormErr => Some(Cause::Formerr),
-        ResponseCode::NotImp => Some(Cause::Notimp),
-        _ => None,
-    }
 }
 
 #[async_trait::async_trait]

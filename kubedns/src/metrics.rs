@@ -7,6 +7,9 @@
 
 use std::sync::OnceLock;
 
+mod tally;
+pub use tally::Tally;
+
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use prometheus::{
@@ -172,10 +175,26 @@ impl DnsMetrics {
 
     /// Counts one response by rcode and question type.
     pub fn answer(&self, rcode: ResponseCode, qtype: Option<RecordType>) {
-        let (r, q) = (rcode_index(rcode), qtype_index(qtype));
-        self.answers[r * QTYPES.len() + q]
-            .get_or_init(|| self.answers_vec.with_label_values(&[RCODES[r], QTYPES[q]]))
-            .inc();
+        let a = rcode_index(rcode) * QTYPES.len() + qtype_index(qtype);
+        self.answer_counter(a).inc();
+    }
+
+    /// The answers counter at index `rcode * QTYPES.len() + qtype`, made on first use.
+    fn answer_counter(&self, a: usize) -> &IntCounter {
+        let (r, q) = (a / QTYPES.len(), a % QTYPES.len());
+        self.answers[a].get_or_init(|| self.answers_vec.with_label_values(&[RCODES[r], QTYPES[q]]))
+    }
+}
+
+/// The error counted with a response code, if any.
+pub(crate) fn cause_of(rcode: ResponseCode) -> Option<Cause> {
+    match rcode {
+        ResponseCode::NXDomain => Some(Cause::Nxdomain),
+        ResponseCode::Refused => Some(Cause::Refused),
+        ResponseCode::ServFail => Some(Cause::Servfail),
+        ResponseCode::FormErr => Some(Cause::Formerr),
+        ResponseCode::NotImp => Some(Cause::Notimp),
+        _ => None,
     }
 }
 

@@ -17,6 +17,7 @@ use ops::udp::Later;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::Handler;
+use crate::metrics::Tally;
 use crate::{Config, Error};
 
 /// Sockets bound before [`crate::run`].
@@ -54,8 +55,25 @@ pub fn bind(cfg: &Config) -> Result<Bound, Error> {
 }
 
 impl ops::udp::Respond for Handler {
-    fn respond(&self, packet: &[u8], peer: SocketAddr, out: &mut Vec<u8>, _: &Later) -> bool {
-        Handler::respond(self, packet, peer, Protocol::Udp, out)
+    type Local = Tally;
+
+    fn local(&self) -> Tally {
+        self.tally()
+    }
+
+    fn respond(
+        &self,
+        packet: &[u8],
+        peer: SocketAddr,
+        out: &mut Vec<u8>,
+        _: &Later,
+        tally: &mut Tally,
+    ) -> bool {
+        self.respond_udp(packet, peer, out, tally)
+    }
+
+    fn batch_sent(&self, tally: &mut Tally) {
+        self.flush(tally);
     }
 }
 

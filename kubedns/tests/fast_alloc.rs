@@ -73,17 +73,26 @@ fn query(name: &str, ty: RecordType, edns: bool) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-/// Allocations made by `n` answers to `packet` through `Handler::respond`, after a warm-up.
+/// Allocations made by `n` answers to `packet` through `Handler::respond`, and through
+/// `Handler::respond_udp` with a flush of the tally after every fourth, after a warm-up.
 fn allocations(h: &Handler, packet: &[u8], n: usize) -> usize {
     let src = "10.244.0.9:5353".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
+    let mut tally = h.tally();
     for _ in 0..3 {
         assert!(h.respond_fast(packet, Protocol::Udp, &mut out), "fast path");
+        assert!(h.respond(packet, src, Protocol::Udp, &mut out));
+        assert!(h.respond_udp(packet, src, &mut out, &mut tally));
+        h.flush(&mut tally);
     }
     ALLOCATIONS.store(0, Ordering::Relaxed);
     COUNTING.with(|c| c.set(true));
-    for _ in 0..n {
+    for i in 0..n {
         h.respond(packet, src, Protocol::Udp, &mut out);
+        h.respond_udp(packet, src, &mut out, &mut tally);
+        if i % 4 == 3 {
+            h.flush(&mut tally);
+        }
     }
     COUNTING.with(|c| c.set(false));
     ALLOCATIONS.load(Ordering::Relaxed)

@@ -48,13 +48,52 @@ async fn serves_then_drains_on_sigterm_and_exits_zero() {
         m.metadata.response_code,
         hickory_proto::op::ResponseCode::Refused
     );
+    // Every answer is counted, whichever worker batch it was in: the workers' tallies reach
+    // the metrics once their batch's replies have been sent (before the client has them).
+    for _ in 0..5 {
+        let m = support::q(udp, "my-nginx.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(m.answers.len(), 1);
+    }
+    for _ in 0..3 {
+        let m = support::q(udp, "nope.default.svc.cluster.local.", RecordType::A).await;
+        assert_eq!(
+            m.metadata.response_code,
+            hickory_proto::op::ResponseCode::NXDomain
+        );
+    }
+    let _ = support::q(udp, "5.1.244.10.in-addr.arpa.", RecordType::PTR).await;
     let (status, body) = support::http_get(http[1], "/metrics")
         .await
         .expect("metrics");
     assert_eq!(status, 200);
-    assert!(
-        body.contains("skydns_skydns_dns_request_count_total"),
-        "{body}"
+    let value = |series: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{body}"))
+    };
+    assert_eq!(
+        value("skydns_skydns_dns_request_count_total{system=\"auth\"}"),
+        9.0
+    );
+    assert_eq!(
+        value("skydns_skydns_dns_request_count_total{system=\"reverse\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("skydns_skydns_dns_request_duration_seconds_count{system=\"auth\"}"),
+        9.0
+    );
+    assert_eq!(
+        value("skydns_skydns_dns_error_count_total{cause=\"nxdomain\",system=\"auth\"}"),
+        3.0
+    );
+    assert_eq!(
+        value("skydns_skydns_dns_error_count_total{cause=\"refused\",system=\"auth\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("kubedns_answers_total{qtype=\"A\",rcode=\"NOERROR\"}"),
+        5.0
     );
     p.signal(15);
     let status = p

@@ -143,10 +143,31 @@ pub const POLL: Duration = Duration::from_millis(50);
 
 /// Answers datagrams for [`spawn_workers`].
 pub trait Respond: Send + Sync + 'static {
+    /// What one worker keeps for the server across the datagrams of a batch, e.g. counts
+    /// summed on the worker's own thread and added to the shared metrics once per batch
+    /// (shared counters touched per query move between the cores' caches); `()` for none.
+    type Local;
+
+    /// A new `Local`, made on the worker's thread before it reads.
+    fn local(&self) -> Self::Local;
+
     /// Answers `packet` from `peer`: write the reply into `out` (empty on entry) and return
     /// true to send it with the batch; return false to send nothing now (the datagram is
     /// dropped, or answered later through `later`).
-    fn respond(&self, packet: &[u8], peer: SocketAddr, out: &mut Vec<u8>, later: &Later) -> bool;
+    fn respond(
+        &self,
+        packet: &[u8],
+        peer: SocketAddr,
+        out: &mut Vec<u8>,
+        later: &Later,
+        local: &mut Self::Local,
+    ) -> bool;
+
+    /// Called once the replies of a batch have been sent (every batch, even one without
+    /// replies).
+    fn batch_sent(&self, local: &mut Self::Local) {
+        let _ = local;
+    }
 }
 
 /// Sends a reply after the batch it arrived in has gone (a cache miss answered later).
@@ -247,6 +268,7 @@ pub fn worker<R: Respond>(
         dual_stack,
     };
     let mut batch = UdpBatch::new();
+    let mut local = respond.local();
     let mut failures = 0u32;
     // Pausing is held off until this instant after a pause that collected a big batch.
     let mut hold_off = std::time::Instant::now();
@@ -267,8 +289,9 @@ pub fn worker<R: Respond>(
                 continue;
             }
         };
-        batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later));
+        batch.respond(|packet, peer, out| respond.respond(packet, peer, out, &later, &mut local));
         batch.send(fd);
+        respond.batch_sent(&mut local);
         let Some(since) = waiting else {
             continue;
         };
@@ -304,11 +327,27 @@ mod tests {
 
     #[test]
     fn drops_source_port_zero_and_serves_until_stopped() {
+        /// Echoes each datagram, followed by how many batches were sent before it.
         struct Echo;
         impl Respond for Echo {
-            fn respond(&self, p: &[u8], _: SocketAddr, out: &mut Vec<u8>, _: &Later) -> bool {
+            type Local = u8;
+            fn local(&self) -> u8 {
+                0
+            }
+            fn respond(
+                &self,
+                p: &[u8],
+                _: SocketAddr,
+                out: &mut Vec<u8>,
+                _: &Later,
+                batches: &mut u8,
+            ) -> bool {
                 out.extend_from_slice(p);
+                out.push(*batches);
                 true
+            }
+            fn batch_sent(&self, batches: &mut u8) {
+                *batches = batches.wrapping_add(1);
             }
         }
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -326,9 +365,14 @@ mod tests {
         client
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
-        client.send_to(b"hi", addr).unwrap();
         let mut buf = [0u8; 8];
-        assert_eq!(client.recv(&mut buf).unwrap(), 2);
+        // The worker's own state lives across batches: the second answer follows a batch.
+        client.send_to(b"hi", addr).unwrap();
+        assert_eq!(client.recv(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"hi\0");
+        client.send_to(b"ho", addr).unwrap();
+        assert_eq!(client.recv(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"ho\x01");
         stop.cancel();
         for w in workers.0 {
             w.join().unwrap();

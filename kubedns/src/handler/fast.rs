@@ -13,9 +13,9 @@
 //! snapshot, autopath and truncation.
 
 use std::fmt;
-use std::time::Instant;
 
 use hickory_net::xfer::Protocol;
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use super::wire::{Wire, WireLabels};
@@ -99,39 +99,36 @@ fn parse(packet: &[u8]) -> Option<Query<'_>> {
     })
 }
 
-/// Answers `packet` into `out` when it has the fast path's shape and the reply fits; false
+/// What an answer of the fast path is counted as (the caller counts it).
+pub(super) struct Answered {
+    pub system: System,
+    pub rcode: ResponseCode,
+    pub qtype: RecordType,
+}
+
+/// Answers `packet` into `out` when it has the fast path's shape and the reply fits; `None`
 /// (with `out` cleared) means the reference path must answer it.
 pub(super) fn respond(
     h: &Handler,
     packet: &[u8],
     protocol: Protocol,
     out: &mut Vec<u8>,
-    started: Instant,
-) -> bool {
+) -> Option<Answered> {
     if h.inner.autopath.is_some() {
-        return false;
+        return None;
     }
-    let Some(q) = parse(packet) else {
-        return false;
-    };
+    let q = parse(packet)?;
     let guard = h.inner.zone.load();
-    let Some(snap) = guard.as_ref() else {
-        return false;
-    };
+    let snap = guard.as_ref()?;
     // Lower-case the name on the stack; length octets (at most 63) are not letters.
     let mut lower = [0u8; MAX_NAME];
-    let Some(name) = lower.get_mut(..q.name.len()) else {
-        return false;
-    };
+    let name = lower.get_mut(..q.name.len())?;
     name.copy_from_slice(q.name);
     name.make_ascii_lowercase();
     let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
     let mut n = 0;
     for label in WireLabels(name) {
-        let Some(slot) = labels.get_mut(n) else {
-            return false;
-        };
-        *slot = label;
+        *labels.get_mut(n)? = label;
         n += 1;
     }
     let labels = labels.get(..n).unwrap_or(&[]);
@@ -151,7 +148,7 @@ pub(super) fn respond(
     let (failed, [an, ns, mut ar]) = (wire.failed, wire.counts);
     if failed {
         out.clear();
-        return false;
+        return None;
     }
     if q.edns.is_some() {
         out.extend_from_slice(&[0, 0, 41]);
@@ -163,7 +160,7 @@ pub(super) fn respond(
     // copied; TC, RA, Z and AD clear (hickory's `Metadata::response_from_request`).
     let (id, rd, cd) = match q.header {
         [a, b, f2, f3, ..] => ([*a, *b], f2 & 0x01, f3 & 0x10),
-        _ => return false,
+        _ => return None,
     };
     let aa = if outcome.authoritative { 0x04 } else { 0 };
     let [an, ns, ar] = [an, ns, ar].map(u16::to_be_bytes);
@@ -188,9 +185,12 @@ pub(super) fn respond(
         [.., b"in-addr" | b"ip6", b"arpa"] => System::Reverse,
         _ => System::Auth,
     };
-    h.count(system, outcome.rcode, Some(qtype), false, started);
     tracing::debug!(qname = %Printed(q.name), qtype = ?qtype, rcode = %outcome.rcode, "query");
-    true
+    Some(Answered {
+        system,
+        rcode: outcome.rcode,
+        qtype,
+    })
 }
 
 /// A wire-form name shown as text, for logs (`\DDD` for octets that are not printable).
