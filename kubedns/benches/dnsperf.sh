@@ -9,11 +9,16 @@
 #        KUBEDNS_BIN binary to test (default: cargo build --release, $CARGO_TARGET_DIR or target/)
 #        KD_BENCH_ADDR/KD_BENCH_PORT  kubedns address (default 127.0.0.5:5357)
 #        PHASES      subset of "unpinned pinned big" (default: all)
+#        ROUNDS      rounds of the unpinned and pinned phases (default 5)
 #
 # Phases (rows go to $RESULTS/summary.tsv, same columns as the kit; big to $RESULTS/kubedns-big.tsv):
 #   unpinned  knot 2 UDP workers and kubedns (2 UDP sockets); cluster.txt (the 10,000 service
 #             names, shuffled) at full speed (dnsperf -T 1 -c 50 -q 100) and at a fixed 20k QPS
 #             (-Q 20000): server CPU per query in µs = srv_cpu% / 2 (knot's 4.5 µs is 9 %).
+#             ROUNDS rounds, each running knot then kubedns, so that both see the same
+#             machine; the ratios of the medians go to $RESULTS/kubedns-vs-knot.tsv. (On a
+#             2-core VM one server's saturation figure moves by 20 % between runs a minute
+#             apart: a single pair of runs says little.)
 #   pinned    knot (1 worker) and kubedns (1 socket, 1 runtime thread) on cpu0, dnsperf on cpu1.
 #   big       10,000 Services with 10 ready endpoints each (100,000 endpoints, EndpointSlices),
 #             once as ClusterIP Services, once headless (100k A records in the zone): time to
@@ -74,13 +79,39 @@ start_kubedns() {
   echo "kubedns pid $(cat "$WORK/kubedns.bgpid") cpus=${cpus:-any} $*"
 }
 
+ROUNDS=${ROUNDS:-5}
+RATIO_OUT=$RESULTS/kubedns-vs-knot.tsv
+
 runs() { # SUFFIX ENV...
   local sfx=$1
   shift
-  env "$@" ./run-dnsperf.sh "knot-cluster$sfx" knot "$KD_ADDR" "$KD_PORT" "$QC"
-  env "$@" ./run-dnsperf.sh "kubedns-cluster$sfx" kubedns "$KDB_ADDR" "$KDB_PORT" "$QC"
-  env "$@" RATE=20000 ./run-dnsperf.sh "knot-cluster-20k$sfx" knot "$KD_ADDR" "$KD_PORT" "$QC"
-  env "$@" RATE=20000 ./run-dnsperf.sh "kubedns-cluster-20k$sfx" kubedns "$KDB_ADDR" "$KDB_PORT" "$QC"
+  local first
+  first=$(($(wc -l <"$RESULTS/summary.tsv" 2>/dev/null || echo 1) + 1))
+  for _ in $(seq "$ROUNDS"); do
+    env "$@" ./run-dnsperf.sh "knot-cluster$sfx" knot "$KD_ADDR" "$KD_PORT" "$QC"
+    env "$@" ./run-dnsperf.sh "kubedns-cluster$sfx" kubedns "$KDB_ADDR" "$KDB_PORT" "$QC"
+    env "$@" RATE=20000 ./run-dnsperf.sh "knot-cluster-20k$sfx" knot "$KD_ADDR" "$KD_PORT" "$QC"
+    env "$@" RATE=20000 ./run-dnsperf.sh "kubedns-cluster-20k$sfx" kubedns "$KDB_ADDR" "$KDB_PORT" "$QC"
+  done
+  ratios "$sfx" "$first"
+}
+
+# ratios SUFFIX FIRST_ROW: medians of this phase's rows (QPS, server CPU %, CPU per query) and
+# kubedns/knot ratios, at saturation and at 20k QPS.
+ratios() {
+  [ -f "$RATIO_OUT" ] || echo -e "date\tphase\trounds\tknot_qps\tkubedns_qps\tqps_ratio\tknot_us_per_q\tkubedns_us_per_q\tcpu_per_q_ratio\tknot_20k_cpu%\tkubedns_20k_cpu%" >"$RATIO_OUT"
+  tail -n +"$2" "$RESULTS/summary.tsv" | awk -F'\t' -v sfx="$1" -v rounds="$ROUNDS" -v date="$(date -u +%FT%TZ)" '
+    function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+    { k = $1; qps = $12 + 0; cpu = $20 + 0
+      if (k == "knot-cluster" sfx) { kq[++nk] = qps; ku[nk] = qps ? cpu * 10000 / qps : 0 }
+      if (k == "kubedns-cluster" sfx) { dq[++nd] = qps; du[nd] = qps ? cpu * 10000 / qps : 0 }
+      if (k == "knot-cluster-20k" sfx) kc[++nkc] = cpu
+      if (k == "kubedns-cluster-20k" sfx) dc[++ndc] = cpu }
+    END { if (!nk || !nd) exit
+      a = median(kq, nk); b = median(dq, nd); c = median(ku, nk); d = median(du, nd)
+      printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n", date, (sfx == "" ? "unpinned" : substr(sfx, 2)), rounds,
+        a, b, b / a, c, d, d / c, (nkc ? median(kc, nkc) : "-"), (ndc ? median(dc, ndc) : "-") }' | tee -a "$RATIO_OUT"
 }
 
 for phase in $PHASES; do
