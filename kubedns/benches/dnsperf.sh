@@ -16,7 +16,8 @@
 #             names, shuffled) at full speed (dnsperf -T 1 -c 50 -q 100) and at a fixed 20k QPS
 #             (-Q 20000): server CPU per query in µs = srv_cpu% / 2 (knot's 4.5 µs is 9 %).
 #             ROUNDS rounds, each running knot then kubedns, so that both see the same
-#             machine; the ratios of the medians go to $RESULTS/kubedns-vs-knot.tsv. (On a
+#             machine; the ratios of the medians, and the medians of each round's ratios, go
+#             to $RESULTS/kubedns-vs-knot.tsv. (On a
 #             2-core VM one server's saturation figure moves by 20 % between runs a minute
 #             apart: a single pair of runs says little.)
 #   pinned    knot (1 worker) and kubedns (1 socket, 1 runtime thread) on cpu0, dnsperf on cpu1.
@@ -99,7 +100,7 @@ runs() { # SUFFIX ENV...
 # ratios SUFFIX FIRST_ROW: medians of this phase's rows (QPS, server CPU %, CPU per query) and
 # kubedns/knot ratios, at saturation and at 20k QPS.
 ratios() {
-  [ -f "$RATIO_OUT" ] || echo -e "date\tphase\trounds\tknot_qps\tkubedns_qps\tqps_ratio\tknot_us_per_q\tkubedns_us_per_q\tcpu_per_q_ratio\tknot_20k_cpu%\tkubedns_20k_cpu%" >"$RATIO_OUT"
+  [ -f "$RATIO_OUT" ] || echo -e "date\tphase\trounds\tknot_qps\tkubedns_qps\tqps_ratio\tknot_us_per_q\tkubedns_us_per_q\tcpu_per_q_ratio\tknot_20k_cpu%\tkubedns_20k_cpu%\tpaired_qps_ratio\tpaired_cpu_per_q_ratio" >"$RATIO_OUT"
   tail -n +"$2" "$RESULTS/summary.tsv" | awk -F'\t' -v sfx="$1" -v rounds="$ROUNDS" -v date="$(date -u +%FT%TZ)" '
     function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
       return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
@@ -109,9 +110,11 @@ ratios() {
       if (k == "knot-cluster-20k" sfx) kc[++nkc] = cpu
       if (k == "kubedns-cluster-20k" sfx) dc[++ndc] = cpu }
     END { if (!nk || !nd) exit
+      # Paired: the kubedns run of each round against the knot run just before it.
+      for (i = 1; i <= nk && i <= nd; i++) { pq[i] = kq[i] ? dq[i] / kq[i] : 0; pc[i] = ku[i] ? du[i] / ku[i] : 0; np = i }
       a = median(kq, nk); b = median(dq, nd); c = median(ku, nk); d = median(du, nd)
-      printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n", date, (sfx == "" ? "unpinned" : substr(sfx, 2)), rounds,
-        a, b, b / a, c, d, d / c, (nkc ? median(kc, nkc) : "-"), (ndc ? median(dc, ndc) : "-") }' | tee -a "$RATIO_OUT"
+      printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\t%.2f\n", date, (sfx == "" ? "unpinned" : substr(sfx, 2)), rounds,
+        a, b, b / a, c, d, d / c, (nkc ? median(kc, nkc) : "-"), (ndc ? median(dc, ndc) : "-"), median(pq, np), median(pc, np) }' | tee -a "$RATIO_OUT"
 }
 
 for phase in $PHASES; do
