@@ -3,7 +3,8 @@
 //! The query-path metrics keep kube-dns's SkyDNS names (`skydns_skydns_dns_*`: dashboards and
 //! alerts use them) and add ours. Everything the handler touches is resolved to a concrete counter or
 //! histogram once (at registration or on first use through a `OnceLock`), so a query costs a
-//! few atomic adds and no label hashing.
+//! few atomic adds and no label hashing; a UDP worker's fast-path answers cost none, they are
+//! summed in its [`Tally`] and added once per batch.
 
 use std::sync::OnceLock;
 
