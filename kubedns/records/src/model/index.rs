@@ -36,37 +36,33 @@ impl KeyIndex {
         }
     }
 
-    /// The first slot to probe and the tag of `ns`/`name`.
-    fn start(&self, ns: &[u8], name: &[u8]) -> (usize, u64) {
+    /// The tag of `ns`/`name` and the slots to probe for it, in order: linear probing from
+    /// the slot its hash picks, each slot once (none when the index has no slots).
+    fn probe(&self, ns: &[u8], name: &[u8]) -> (u64, impl Iterator<Item = usize> + use<>) {
         let mut h = self.hasher.build_hasher();
         h.write(ns);
         h.write_u8(b'/');
         h.write(name);
         let h = h.finish();
-        // The low bits pick the slot, the high 32 bits are the tag; truncating is the point.
+        let (len, mask) = (self.slots.len(), self.slots.len().wrapping_sub(1));
+        // The low bits pick the first slot, the high 32 bits are the tag; truncating is the point.
         #[allow(clippy::cast_possible_truncation)]
-        let first = h as usize & self.slots.len().wrapping_sub(1);
-        (first, h >> 32)
+        let first = h as usize;
+        (h >> 32, (0..len).map(move |k| first.wrapping_add(k) & mask))
     }
 
     /// The position of the Service `ns`/`name`; `is(position)` tells whether the Service at a
     /// position has that name.
     pub(crate) fn get(&self, ns: &[u8], name: &[u8], is: impl Fn(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let (mut i, tag) = self.start(ns, name);
-        for _ in 0..self.slots.len() {
-            match self.slots.get(i).copied() {
-                None | Some(EMPTY) => return None,
-                Some(slot) => {
-                    let pos = position(slot);
-                    if slot >> 32 == tag && is(pos) {
-                        return Some(pos);
-                    }
-                    i = (i + 1) & mask;
-                }
+        let (tag, slots) = self.probe(ns, name);
+        for i in slots {
+            let slot = *self.slots.get(i)?;
+            if slot == EMPTY {
+                return None;
+            }
+            let pos = position(slot);
+            if slot >> 32 == tag && is(pos) {
+                return Some(pos);
             }
         }
         None
@@ -76,18 +72,13 @@ impl KeyIndex {
     /// [`KeyIndex::get`] first). False when the index is full (more Services than its
     /// capacity), the Service then left out.
     pub(crate) fn insert(&mut self, ns: &[u8], name: &[u8], pos: u32) -> bool {
-        if self.slots.is_empty() {
-            return false;
-        }
-        let mask = self.slots.len() - 1;
-        let (mut i, tag) = self.start(ns, name);
-        for _ in 0..self.slots.len() {
-            match self.slots.get_mut(i) {
-                Some(slot) if *slot == EMPTY => {
-                    *slot = tag << 32 | u64::from(pos);
-                    return true;
-                }
-                _ => i = (i + 1) & mask,
+        let (tag, slots) = self.probe(ns, name);
+        for i in slots {
+            if let Some(slot) = self.slots.get_mut(i)
+                && *slot == EMPTY
+            {
+                *slot = tag << 32 | u64::from(pos);
+                return true;
             }
         }
         false
