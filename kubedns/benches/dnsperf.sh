@@ -9,7 +9,7 @@
 #        KUBEDNS_BIN binary to test (default: cargo build --release, $CARGO_TARGET_DIR or target/)
 #        KD_BENCH_ADDR/KD_BENCH_PORT  kubedns address (default 127.0.0.5:5357)
 #        PHASES      subset of "unpinned pinned big" (default: all)
-#        ROUNDS      rounds of the unpinned and pinned phases (default 5)
+#        ROUNDS      rounds of the unpinned and pinned phases (default 9)
 #
 # Phases (rows go to $RESULTS/summary.tsv, same columns as the kit; big to $RESULTS/kubedns-big.tsv):
 #   unpinned  knot 2 UDP workers and kubedns (2 UDP sockets); cluster.txt (the 10,000 service
@@ -19,7 +19,8 @@
 #             machine; the ratios of the medians, and the medians of each round's ratios, go
 #             to $RESULTS/kubedns-vs-knot.tsv. (On a
 #             2-core VM one server's saturation figure moves by 20 % between runs a minute
-#             apart: a single pair of runs says little.)
+#             apart: a single pair of runs says little, and 5 rounds proved too few for a
+#             10 % difference to show in every run.)
 #   pinned    knot (1 worker) and kubedns (1 socket, 1 runtime thread) on cpu0, dnsperf on cpu1.
 #   big       10,000 Services with 10 ready endpoints each (100,000 endpoints, EndpointSlices),
 #             once as ClusterIP Services, once headless (100k A records in the zone): time to
@@ -80,7 +81,7 @@ start_kubedns() {
   echo "kubedns pid $(cat "$WORK/kubedns.bgpid") cpus=${cpus:-any} $*"
 }
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 RATIO_OUT=$RESULTS/kubedns-vs-knot.tsv
 
 runs() { # SUFFIX ENV...
