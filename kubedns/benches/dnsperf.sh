@@ -25,7 +25,9 @@
 #   big       10,000 Services with 10 ready endpoints each (100,000 endpoints, EndpointSlices),
 #             once as ClusterIP Services, once headless (100k A records in the zone): time to
 #             ready, kubedns_zone_last_rebuild_seconds, VmRSS and VmHWM (peak, includes YAML
-#             parsing). Goals: rebuild < 500 ms, RSS <= 80 MiB.
+#             parsing), from minimal manifests (no kubectl metadata). The memory goals of a
+#             cluster as kubectl prints it (RSS <= 40 MiB, ready <= 2 s, rebuild < 100 ms) are
+#             measured by memory.sh; this phase is a quick look next to the QPS figures.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
