@@ -60,6 +60,12 @@ const QTYPES: [&str; 11] = [
     "A", "AAAA", "SRV", "PTR", "TXT", "CNAME", "SOA", "NS", "ANY", "none", "other",
 ];
 
+/// Where the `(rcode, qtype)` answers counter sits in the flat table of every pair
+/// (`rcode * QTYPES.len() + qtype`), for the shared counters and the per-worker tallies.
+fn answer_index(rcode: ResponseCode, qtype: Option<RecordType>) -> usize {
+    rcode_index(rcode) * QTYPES.len() + qtype_index(qtype)
+}
+
 fn rcode_index(rcode: ResponseCode) -> usize {
     match rcode {
         ResponseCode::NoError => 0,
@@ -176,11 +182,10 @@ impl DnsMetrics {
 
     /// Counts one response by rcode and question type.
     pub fn answer(&self, rcode: ResponseCode, qtype: Option<RecordType>) {
-        let a = rcode_index(rcode) * QTYPES.len() + qtype_index(qtype);
-        self.answer_counter(a).inc();
+        self.answer_counter(answer_index(rcode, qtype)).inc();
     }
 
-    /// The answers counter at index `rcode * QTYPES.len() + qtype`, made on first use.
+    /// The answers counter at [`answer_index`] `a`, made on first use.
     fn answer_counter(&self, a: usize) -> &IntCounter {
         let (r, q) = (a / QTYPES.len(), a % QTYPES.len());
         self.answers[a].get_or_init(|| self.answers_vec.with_label_values(&[RCODES[r], QTYPES[q]]))

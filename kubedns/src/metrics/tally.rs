@@ -14,9 +14,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use prometheus::local::LocalHistogram;
 
-use super::{
-    CAUSES, DnsMetrics, QTYPES, RCODES, SYSTEMS, System, cause_of, qtype_index, rcode_index,
-};
+use super::{CAUSES, DnsMetrics, QTYPES, RCODES, SYSTEMS, System, answer_index, cause_of};
 
 /// Counts of the current batch of one worker; [`DnsMetrics::flush`] adds them to the metrics.
 #[derive(Debug)]
@@ -42,8 +40,7 @@ impl Tally {
         if let Some(n) = self.requests.get_mut(s) {
             *n += 1;
         }
-        let a = rcode_index(rcode) * QTYPES.len() + qtype_index(qtype);
-        if let Some(n) = self.answers.get_mut(a) {
+        if let Some(n) = self.answers.get_mut(answer_index(rcode, qtype)) {
             *n += 1;
         }
         if let Some(cause) = cause_of(rcode)
